@@ -1,0 +1,3 @@
+from livescope.cli import main
+
+raise SystemExit(main())

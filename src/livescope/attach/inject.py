@@ -1,0 +1,213 @@
+"""Attach: check the target, inject the bootstrap the safe way for its version, wait for the agent.
+
+Every failure raises :class:`AttachError` with a message a user can act on; before the
+injection nothing touches the target, and a bootstrap that arrives after the time limit finds
+its script emptied and does nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from livescope.attach import bootstrap, procinfo
+from livescope.attach.procinfo import ProcessError, ProcessInfo
+
+DEFAULT_PORT = 8563
+SUPPORTED = ((3, 10), (3, 14))  # inclusive range of the agent's CPython versions
+GDB_RETRIES = 20
+
+
+class AttachError(Exception):
+    """The attach failed; the message says why and how to fix it."""
+
+
+@dataclass
+class AgentAddress:
+    pid: int
+    host: str
+    port: int
+    started: bool  # False when an agent was already listening there
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def _start_time(pid: int) -> str:
+    text = (procinfo.PROC / str(pid) / "stat").read_text()
+    return text[text.rindex(")") + 2 :].split()[19]
+
+
+def _marker_paths(pid: int) -> list[Path]:
+    return sorted(Path(tempfile.gettempdir()).glob(f"livescope-agentpath-*/agent-{pid}.json"))
+
+
+def find_agent(info: ProcessInfo) -> AgentAddress | None:
+    """The agent a previous attach started in this process, if it still listens there."""
+    ports = {port for _, port in info.listening}
+    for marker in _marker_paths(info.pid):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            data = json.loads(marker.read_text())
+            if data["start_time"] == _start_time(info.pid) and data["port"] in ports:
+                return AgentAddress(info.pid, data["host"], data["port"], started=False)
+    return None
+
+
+def _write_marker(root: Path, address: AgentAddress) -> None:
+    data = {"pid": address.pid, "host": address.host, "port": address.port}
+    data["start_time"] = _start_time(address.pid)
+    (root / f"agent-{address.pid}.json").write_text(json.dumps(data))
+
+
+def choose_port(host: str, wanted: int | None) -> int:
+    """``wanted``, else the default port if free, else any free port."""
+    if wanted:
+        return wanted
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the agent's server does
+        try:
+            probe.bind((host, DEFAULT_PORT))
+            return DEFAULT_PORT
+        except OSError:
+            probe.bind((host, 0))
+            return probe.getsockname()[1]
+
+
+def check_target(pid: int) -> ProcessInfo:
+    """Inspect ``pid`` and refuse what cannot be attached, touching nothing."""
+    try:
+        info = procinfo.inspect(pid)
+    except ProcessError as exc:
+        raise AttachError(str(exc)) from None
+    except PermissionError:
+        raise AttachError(
+            f"permission denied reading /proc/{pid}: run as its user or root"
+        ) from None
+    if info.version is None:
+        name = info.exe or (info.cmdline[0] if info.cmdline else "?")
+        raise AttachError(f"process {pid} is not a CPython process ({name})")
+    if not SUPPORTED[0] <= info.version <= SUPPORTED[1]:
+        raise AttachError(
+            f"process {pid} runs Python {info.version_text}; livescope supports"
+            " %d.%d to %d.%d" % (*SUPPORTED[0], *SUPPORTED[1])
+        )
+    return info
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (procinfo.PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _inject(info: ProcessInfo, boot: bootstrap.Bootstrap, shim_dir: Path, **opts: object) -> None:
+    """Queue the bootstrap in the target (it then runs on its own)."""
+    timeout = float(opts["timeout"])  # type: ignore[arg-type]
+    if info.version and info.version >= (3, 14) and not opts["unsafe"]:
+        from livescope.attach.remote_exec import RemoteExecError, remote_exec
+
+        try:
+            remote_exec(info.pid, info.exe, boot.boot_path, timeout)
+            return
+        except RemoteExecError as exc:
+            raise AttachError(f"sys.remote_exec failed: {exc}") from None
+    from livescope.attach.gdb import GdbError, GdbRetry, run_gdb
+    from livescope.attach.shim import ShimBuildError, ensure_shim
+
+    unsafe_code = None
+    shim = None
+    try:
+        if opts["unsafe"]:
+            unsafe_code = boot.runner_code()
+        else:
+            shim = ensure_shim(shim_dir)
+        for _ in range(GDB_RETRIES):
+            try:
+                run_gdb(info.pid, shim=shim, unsafe_code=unsafe_code, timeout=max(timeout, 15))
+                return
+            except GdbRetry:
+                time.sleep(0.05)
+        raise AttachError("no thread of the target reached a point safe for the injection")
+    except (GdbError, ShimBuildError) as exc:
+        raise AttachError(str(exc)) from None
+
+
+def _wait_listening(pid: int, port: int, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        if any(p == port for _, p in procinfo.listening_ports(pid)):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def attach(
+    pid: int,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    password: str | None = None,
+    timeout: float = 10.0,
+    unsafe: bool = False,
+) -> AgentAddress:
+    """Start the agent in process ``pid`` (or find the one already there) and return its address."""
+    info = check_target(pid)
+    existing = find_agent(info)
+    if existing:
+        return existing
+    problem = procinfo.ptrace_problem(info)
+    if problem:
+        raise AttachError(problem)
+    deadline = time.monotonic() + timeout
+    chosen = choose_port(host, port)
+    try:
+        root, boot = bootstrap.prepare(
+            pid, host=host, port=chosen, password=password, target_uid=info.uid
+        )
+    except (OSError, RuntimeError) as exc:
+        raise AttachError(f"cannot prepare the bootstrap: {exc}") from None
+    try:
+        _inject(info, boot, root, timeout=timeout, unsafe=unsafe)
+        status = boot.wait(max(0.5, deadline - time.monotonic()), lambda: _alive(pid))
+        if status is None:
+            with contextlib.suppress(FileNotFoundError):
+                boot.boot_path.unlink()  # a bootstrap thread waking late finds nothing to run
+            if not _alive(pid):
+                raise AttachError(f"process {pid} exited during the attach")
+            threads = "\n  ".join(procinfo.thread_states(pid)) or "(unreadable)"
+            raise AttachError(
+                f"process {pid} did not run the bootstrap within {timeout:.1f}s; if a thread"
+                " holds the GIL forever (a long C call), --unsafe can still attach."
+                f" Its threads:\n  {threads}"
+            )
+        if not status.get("ok"):
+            raise AttachError(f"the agent did not start in {pid}: {status.get('error')}")
+        if not _wait_listening(pid, chosen, max(deadline, time.monotonic() + 1.0)):
+            raise AttachError(f"the agent started in {pid} but does not listen on {chosen}")
+        address = AgentAddress(pid, host, chosen, started=True)
+        _write_marker(root, address)
+        return address
+    finally:
+        boot.cleanup()
+
+
+def forget(pid: int) -> None:
+    """Drop the markers of ``pid`` (its agent was stopped)."""
+    for marker in _marker_paths(pid):
+        with contextlib.suppress(OSError):
+            marker.unlink()
+
+
+def running_agent(pid: int) -> AgentAddress | None:
+    """The agent listening in ``pid``, for ``ps`` and ``stop``."""
+    try:
+        return find_agent(procinfo.inspect(pid))
+    except (ProcessError, OSError):
+        return None

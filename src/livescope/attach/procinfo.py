@@ -1,0 +1,159 @@
+"""What can be read about a process from ``/proc`` without touching it.
+
+Used before an attach (is it Python, which version, may we ptrace it), by ``livescope ps``,
+and to say what a target's threads are doing when it did not take the bootstrap in time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROC = Path("/proc")
+_VERSION_RE = re.compile(r"(?:libpython|python)(\d+)\.(\d+)")
+CAP_SYS_PTRACE = 19
+
+
+@dataclass
+class ProcessInfo:
+    pid: int
+    uid: int
+    exe: str
+    cmdline: list[str]
+    version: tuple[int, int] | None = None
+    listening: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(map(str, self.version)) if self.version else "?"
+
+
+class ProcessError(Exception):
+    """A process cannot be inspected or attached; the message says why and what to do."""
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace")
+
+
+def python_version(pid: int, exe: str) -> tuple[int, int] | None:
+    """The CPython version the process runs: its libpython mapping, else its executable's name."""
+    with contextlib.suppress(OSError):
+        for line in _read(PROC / str(pid) / "maps").splitlines():
+            if "libpython" in line:
+                match = _VERSION_RE.search(line.rsplit("/", 1)[-1])
+                if match:
+                    return int(match.group(1)), int(match.group(2))
+    match = _VERSION_RE.search(os.path.basename(exe))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(PROC / str(pid) / "fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(PROC / str(pid) / "fd" / fd)
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    return inodes
+
+
+def _hex_address(text: str) -> str:
+    if len(text) == 8:
+        return ".".join(str(b) for b in reversed(bytes.fromhex(text)))
+    return "::" if text.strip("0") == "" else "[ipv6]"
+
+
+def listening_ports(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket the process listens on."""
+    inodes = _socket_inodes(pid)
+    found = []
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in _read(PROC / str(pid) / "net" / table).splitlines()[1:]:
+                cols = line.split()
+                if len(cols) > 9 and cols[3] == "0A" and cols[9] in inodes:
+                    address, port = cols[1].split(":")
+                    found.append((_hex_address(address), int(port, 16)))
+    return sorted(set(found), key=lambda item: item[1])
+
+
+def inspect(pid: int) -> ProcessInfo:
+    """Everything ``/proc`` tells about ``pid``; raises ProcessError if it does not exist."""
+    base = PROC / str(pid)
+    try:
+        status = _read(base / "status")
+    except FileNotFoundError:
+        raise ProcessError(f"no such process: {pid}") from None
+    uid = int(re.search(r"^Uid:\s+\d+\s+(\d+)", status, re.M).group(1))
+    try:
+        exe = os.readlink(base / "exe")
+    except OSError:
+        exe = ""
+    try:
+        cmdline = [arg for arg in _read(base / "cmdline").split("\0") if arg]
+    except OSError:
+        cmdline = []
+    info = ProcessInfo(pid=pid, uid=uid, exe=exe, cmdline=cmdline)
+    info.version = python_version(pid, exe)
+    info.listening = listening_ports(pid)
+    return info
+
+
+def ptrace_problem(info: ProcessInfo) -> str | None:
+    """Why this user may not ptrace the process (with the fix), or None if it may."""
+    capabilities = int(
+        re.search(r"^CapEff:\s+([0-9a-f]+)", _read(PROC / "self" / "status"), re.M).group(1), 16
+    )
+    privileged = bool(capabilities & (1 << CAP_SYS_PTRACE))
+    if info.uid != os.geteuid() and not privileged:
+        return (
+            f"permission denied: process {info.pid} belongs to uid {info.uid}; run the attach"
+            f" as that user (sudo -u '#{info.uid}' livescope attach {info.pid}) or as root"
+        )
+    try:
+        scope = int(_read(PROC / "sys" / "kernel" / "yama" / "ptrace_scope"))
+    except (OSError, ValueError):
+        scope = 0
+    if scope >= 3:
+        return "ptrace is disabled on this machine (kernel.yama.ptrace_scope=3); it needs a reboot"
+    if scope >= 1 and not privileged:
+        return (
+            f"permission denied by Yama (kernel.yama.ptrace_scope={scope}): run as root, or"
+            " allow it with: sudo sysctl kernel.yama.ptrace_scope=0"
+        )
+    return None
+
+
+def thread_states(pid: int) -> list[str]:
+    """One line per thread: id, name, scheduler state and the kernel function it waits in."""
+    lines = []
+    with contextlib.suppress(OSError):
+        for tid in sorted(os.listdir(PROC / str(pid) / "task"), key=int):
+            task = PROC / str(pid) / "task" / tid
+            with contextlib.suppress(OSError):
+                stat_text = _read(task / "stat")
+                name = stat_text[stat_text.index("(") + 1 : stat_text.rindex(")")]
+                state = stat_text[stat_text.rindex(")") + 2]
+                wchan = ""
+                with contextlib.suppress(OSError):
+                    wchan = _read(task / "wchan").strip()
+                lines.append(f"thread {tid} ({name}): state {state}, waiting in {wchan or '-'}")
+    return lines
+
+
+def python_processes() -> list[ProcessInfo]:
+    """Every process on the machine that runs CPython (those we may read)."""
+    found = []
+    for entry in os.listdir(PROC):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        with contextlib.suppress(ProcessError, OSError, AttributeError):
+            info = inspect(int(entry))
+            if info.version:
+                found.append(info)
+    return sorted(found, key=lambda info: info.pid)

@@ -1,0 +1,1 @@
+"""The command framework: tokeniser, declared argument specs, registry, and the command families."""

@@ -1,0 +1,1 @@
+"""The demo program: the Python twin of Arthas math-game."""

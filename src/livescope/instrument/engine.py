@@ -1,0 +1,212 @@
+"""One instrumentation engine, many listeners: watch, trace, stack, tt and monitor plug in here.
+
+A hooked function is keyed by its code object. The backend (``sys.monitoring`` on 3.12+,
+reference-replacing wrappers on 3.10/3.11) calls :func:`call_enter` / :func:`call_exit` around
+every call; those build the :class:`Advice` and fan it out to the listeners of that code.
+Hooks never fire on livescope's own threads, nor inside a listener (a ``repr`` in a listener
+that calls a hooked function must not recurse). Listener errors are swallowed: the target's
+behaviour, return values and exceptions are never altered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from livescope.instrument.advice import Advice
+from livescope.instrument.matcher import MethodRef, compile_pattern
+from livescope.model.common import EnhancerAffectVO
+
+_local = threading.local()
+_lock = threading.RLock()
+_next_listener_id = 1
+
+
+class Listener:
+    """Receives advices of the functions it was registered for. Subclass and override."""
+
+    wants_before = False  # call before() at entry (watch -b, stack with -b ...)
+
+    def __init__(self) -> None:
+        self.listener_id = 0
+
+    def before(self, advice: Advice) -> None:
+        """At function entry (only when ``wants_before``)."""
+
+    def after(self, advice: Advice) -> None:
+        """At return or exception exit; ``advice.cost`` is the call's wall time in ms."""
+
+
+class Entry:
+    """One hooked code object: what it is and who listens (a tuple, replaced on change)."""
+
+    __slots__ = ("ref", "listeners", "before_listeners")
+
+    def __init__(self, ref: MethodRef) -> None:
+        self.ref = ref
+        self.listeners: tuple[Listener, ...] = ()
+        self.before_listeners: tuple[Listener, ...] = ()
+
+    def set_listeners(self, listeners: Sequence[Listener]) -> None:
+        self.listeners = tuple(listeners)
+        self.before_listeners = tuple(x for x in listeners if x.wants_before)
+
+
+_entries: dict[Any, Entry] = {}  # code object -> Entry
+_by_listener: dict[int, tuple[Listener, list[Any]]] = {}
+
+
+def _backend() -> Any:
+    if sys.version_info >= (3, 12):
+        from livescope.instrument import monitoring
+
+        return monitoring
+    from livescope.instrument import wrappers
+
+    return wrappers
+
+
+def suppressed() -> bool:
+    """True inside a listener or on a livescope thread: hooks stay silent there."""
+    if getattr(_local, "busy", False):
+        return True
+    return threading.current_thread().name.startswith("livescope")
+
+
+def make_advice(entry: Entry, params: tuple, target: Any) -> Advice:
+    ref = entry.ref
+    return Advice(
+        params=params,
+        target=target if ref.kind != "classmethod" else None,
+        clazz=ref.clazz if ref.clazz is not None else ref.owner,
+        method=ref.function,
+        class_name=ref.class_name,
+        method_name=ref.method_name,
+        kind=ref.kind,
+    )
+
+
+def call_enter(entry: Entry, params: tuple, target: Any) -> tuple | None:
+    """Start of one call; returns the state :func:`call_exit` needs, or None when silent."""
+    if not entry.listeners or suppressed():
+        return None
+    advice = make_advice(entry, params, target)
+    if entry.before_listeners:
+        advice.is_before = True
+        _notify(entry.before_listeners, "before", advice)
+        advice.is_before = False
+    return (time.perf_counter_ns(), advice, entry.listeners)
+
+
+def call_exit(state: tuple, return_obj: Any, throw_exp: BaseException | None) -> None:
+    """End of one call started by :func:`call_enter`."""
+    start, advice, listeners = state
+    advice.cost = (time.perf_counter_ns() - start) / 1e6
+    if throw_exp is not None:
+        advice.is_throw = True
+        advice.throw_exp = throw_exp
+    else:
+        advice.is_return = True
+        advice.return_obj = return_obj
+    _notify(listeners, "after", advice)
+
+
+def _notify(listeners: Sequence[Listener], which: str, advice: Advice) -> None:
+    _local.busy = True
+    try:
+        for listener in listeners:
+            with contextlib.suppress(Exception):  # a listener bug must never reach the target
+                getattr(listener, which)(advice)
+    finally:
+        _local.busy = False
+
+
+def enhance(refs: Sequence[MethodRef], listener: Listener) -> EnhancerAffectVO:
+    """Hook ``refs`` for ``listener``; the effect says how many classes/methods were touched."""
+    global _next_listener_id
+    started = time.perf_counter()
+    backend = _backend()
+    with _lock:
+        listener.listener_id = _next_listener_id
+        _next_listener_id += 1
+        codes = []
+        for ref in refs:
+            entry = _entries.get(ref.code)
+            if entry is None:
+                entry = _entries[ref.code] = Entry(ref)
+                backend.install(entry)
+            entry.set_listeners((*entry.listeners, listener))
+            codes.append(ref.code)
+        _by_listener[listener.listener_id] = (listener, codes)
+    return EnhancerAffectVO(
+        cost=int((time.perf_counter() - started) * 1000),
+        class_count=len({r.class_name for r in refs}),
+        method_count=len(refs),
+        listener_id=listener.listener_id,
+    )
+
+
+def remove(listener: Listener) -> None:
+    """Unhook everything ``listener`` had; codes nobody else listens to are restored."""
+    with _lock:
+        item = _by_listener.pop(listener.listener_id, None)
+        if item is None:
+            return
+        _drop(listener, item[1])
+
+
+def _drop(listener: Listener, codes: Sequence[Any]) -> tuple[set[str], int]:
+    backend = _backend()
+    classes: set[str] = set()
+    methods = 0
+    for code in codes:
+        entry = _entries.get(code)
+        if entry is None:
+            continue
+        entry.set_listeners([x for x in entry.listeners if x is not listener])
+        if not entry.listeners:
+            del _entries[code]
+            backend.uninstall(entry)
+            classes.add(entry.ref.class_name)
+            methods += 1
+    if not _entries:
+        backend.shutdown()
+    return classes, methods
+
+
+def reset(pattern: str | None = None) -> EnhancerAffectVO:
+    """Remove every hook (or those of classes matching the wildcard ``pattern``)."""
+    started = time.perf_counter()
+    class_ok = compile_pattern(pattern, False) if pattern else None
+    classes: set[str] = set()
+    methods = 0
+    with _lock:
+        for listener_id, (listener, codes) in list(_by_listener.items()):
+            chosen = [
+                c
+                for c in codes
+                if c in _entries and (class_ok is None or class_ok(_entries[c].ref.class_name))
+            ]
+            got_classes, got_methods = _drop(listener, chosen)
+            classes |= got_classes
+            methods += got_methods
+            remaining = [c for c in codes if c not in chosen]
+            if remaining:
+                _by_listener[listener_id] = (listener, remaining)
+            else:
+                del _by_listener[listener_id]
+    return EnhancerAffectVO(
+        cost=int((time.perf_counter() - started) * 1000),
+        class_count=len(classes),
+        method_count=methods,
+    )
+
+
+def hooked_count() -> int:
+    """How many code objects are hooked right now (0 when nothing is left behind)."""
+    with _lock:
+        return len(_entries)

@@ -1,0 +1,1 @@
+"""A sampling profiler: stacks of every thread via ``sys._current_frames`` at a fixed rate."""

@@ -1,0 +1,151 @@
+"""The sampler thread and its outputs: collapsed stacks, speedscope JSON, a flame graph page.
+
+A daemon thread wakes every ``interval`` seconds and records the stack of every other thread
+(``sys._current_frames()``, outermost frame first, the thread name as the root). It never
+instruments code, so stopping it leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from livescope.model.render import frame_class_name
+
+Stack = tuple[str, ...]
+
+
+def frame_label(frame: Any) -> str:
+    code = frame.f_code
+    return f"{frame_class_name(frame)}.{code.co_name} ({code.co_filename}:{code.co_firstlineno})"
+
+
+class Sampler:
+    """Samples all threads but its own until :meth:`stop`; thread-safe reads of the counts."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.stacks: Counter[Stack] = Counter()
+        self.samples = 0
+        self.started_at = time.time()
+        self.stopped_at: float | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="livescope-profiler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+        self.stopped_at = self.stopped_at or time.time()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and not self._stop.is_set()
+
+    def _run(self) -> None:
+        own = threading.get_ident()
+        while not self._stop.wait(self.interval):
+            names = {t.ident: t.name for t in threading.enumerate()}
+            frames = sys._current_frames()
+            batch = []
+            for ident, frame in frames.items():
+                if ident == own:
+                    continue
+                labels = []
+                while frame is not None:
+                    labels.append(frame_label(frame))
+                    frame = frame.f_back
+                labels.append(names.get(ident, f"thread-{ident}"))
+                batch.append(tuple(reversed(labels)))
+            del frames
+            with self._lock:
+                self.stacks.update(batch)
+                self.samples += 1
+
+    def snapshot(self) -> Counter[Stack]:
+        with self._lock:
+            return Counter(self.stacks)
+
+
+def collapsed(stacks: Counter[Stack]) -> str:
+    """Brendan Gregg's folded format: ``root;child;leaf count`` per line."""
+    return "".join(f"{';'.join(s)} {n}\n" for s, n in sorted(stacks.items()))
+
+
+def speedscope(stacks: Counter[Stack], interval_ms: float, name: str) -> dict[str, Any]:
+    index: dict[str, int] = {}
+    frames: list[dict[str, Any]] = []
+    samples, weights = [], []
+    for stack, count in sorted(stacks.items()):
+        ids = []
+        for label in stack:
+            if label not in index:
+                index[label] = len(frames)
+                frames.append({"name": label})
+            ids.append(index[label])
+        samples.append(ids)
+        weights.append(count * interval_ms)
+    return {
+        "$schema": "https://www.speedscope.app/file-format-schema.json",
+        "shared": {"frames": frames},
+        "profiles": [
+            {
+                "type": "sampled",
+                "name": name,
+                "unit": "milliseconds",
+                "startValue": 0,
+                "endValue": sum(weights),
+                "samples": samples,
+                "weights": weights,
+            }
+        ],
+        "name": name,
+        "exporter": "livescope",
+    }
+
+
+def tree(stacks: Counter[Stack]) -> dict[str, Any]:
+    root: dict[str, Any] = {"n": "all", "v": 0, "c": {}}
+    for stack, count in stacks.items():
+        node = root
+        node["v"] += count
+        for label in stack:
+            node = node["c"].setdefault(label, {"n": label, "v": 0, "c": {}})
+            node["v"] += count
+
+    def pack(node: dict[str, Any]) -> dict[str, Any]:
+        kids = sorted(node["c"].values(), key=lambda k: -k["v"])
+        return {"n": node["n"], "v": node["v"], "c": [pack(k) for k in kids]}
+
+    return pack(root)
+
+
+_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>%(title)s</title><style>
+body{font:12px sans-serif;margin:8px}#g div{position:absolute;height:17px;overflow:hidden;
+white-space:nowrap;box-sizing:border-box;border:1px solid #fff;padding:0 3px;cursor:pointer}
+#g{position:relative}</style></head><body><h3>%(title)s</h3><div id="info">click a frame to zoom,
+click the root to reset</div><div id="g"></div><script>
+const data=%(data)s;const g=document.getElementById("g");
+function color(s){let h=0;for(const c of s)h=(h*31+c.charCodeAt(0))%%360;return`hsl(${h%%60},80%%,60%%)`}
+function draw(focus){g.innerHTML="";const W=g.clientWidth||1000;let depth=0;
+function walk(n,x,w,d){if(w<0.5)return;depth=Math.max(depth,d);const e=document.createElement("div");
+e.style.left=x+"px";e.style.width=w+"px";e.style.top=(d*18)+"px";e.style.background=color(n.n);
+e.textContent=n.n+" ("+n.v+")";e.title=n.n+"\\n"+n.v+" samples";e.onclick=()=>draw(d?n:data);
+g.appendChild(e);let cx=x;for(const k of n.c){const kw=w*k.v/n.v;walk(k,cx,kw,d+1);cx+=kw}}
+walk(focus,0,W,0);g.style.height=((depth+1)*18)+"px"}draw(data);
+</script></body></html>
+"""
+
+
+def flame_html(stacks: Counter[Stack], title: str) -> str:
+    """A self-contained page (no network) drawing the icicle graph of the samples."""
+    data = json.dumps(tree(stacks)).replace("</", "<\\/")
+    return _PAGE % {"title": title, "data": data}

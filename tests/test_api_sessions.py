@@ -1,0 +1,280 @@
+"""Reference §8 items 19-27 and 44-53: sessions, consumers, long polls and timeouts."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from support.api_target import ApiSession, is_status, start_api_target
+from support.targets import Target
+
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$")
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[Target]:
+    t = start_api_target()
+    yield t
+    t.close()
+
+
+@pytest.fixture(scope="module")
+def fast_reaper() -> Iterator[Target]:
+    """A target whose 60 s reaper, 5 min consumer and 3 h session timeouts are shortened."""
+    env = {
+        "LIVESCOPE_REAPER_INTERVAL": "0.2",
+        "LIVESCOPE_CONSUMER_TIMEOUT": "0.6",
+        "LIVESCOPE_SESSION_TIMEOUT": "1.0",
+    }
+    t = start_api_target(env=env)
+    yield t
+    t.close()
+
+
+def test_item_19_init_session_ids(target: Target) -> None:
+    reply = target.api({"action": "init_session"})
+    assert reply["state"] == "SUCCEEDED"
+    assert UUID4.match(reply["sessionId"])
+    assert re.match(r"^[0-9a-f]{32}_1$", reply["consumerId"])
+
+
+def test_item_20_first_pull_is_the_welcome(target: Target) -> None:
+    session = ApiSession(target)
+    items = session.pull()
+    assert [i["type"] for i in items] == ["message", "welcome", "input_status"]
+    assert all(i["jobId"] == 0 for i in items)
+    assert items[0]["message"] == "Welcome to arthas!"
+    welcome = items[1]
+    assert welcome["pid"] == str(target.pid)
+    assert welcome["version"] and TIME.match(welcome["time"])
+    assert welcome["mainClass"].endswith("target_main.py")
+    assert welcome["wiki"] == "https://arthas.aliyun.com/doc"
+    assert welcome["tutorials"] == "https://arthas.aliyun.com/doc/arthas-tutorials.html"
+    assert items[2]["inputStatus"] == "ALLOW_INPUT"
+
+
+def test_item_21_join_session_numbers_consumers(target: Target) -> None:
+    session = ApiSession(target)
+    prefix = session.consumer_id.split("_")[0]
+    for n in (2, 3):
+        reply = session.call("join_session")
+        assert reply["state"] == "SUCCEEDED"
+        assert reply["sessionId"] == session.session_id
+        assert reply["consumerId"] == f"{prefix}_{n}"
+
+
+def test_item_22_join_replays_history(target: Target) -> None:
+    session = ApiSession(target)
+    job = session.async_exec("chatty 30")["body"]["jobId"]
+    session.pull_until(is_status(job))
+    joined = session.call("join_session")["consumerId"]
+    items = session.pull_until(lambda i: i.get("inputStatus") == "ALLOW_INPUT", joined)
+    assert items[0] == {"type": "input_status", "jobId": 0, "inputStatus": "DISABLED"}
+    replay = items[1:-1]
+    assert [i["type"] for i in replay[:3]] == ["message", "welcome", "command"]
+    assert len(replay) == 2 + 1 + 30 + 1
+    assert all(i["type"] != "input_status" for i in replay)
+    assert replay[-1]["type"] == "status"
+    assert items[-1]["inputStatus"] == "ALLOW_INPUT"
+
+
+def test_item_22_join_replays_at_most_50(target: Target) -> None:
+    session = ApiSession(target)
+    job = session.async_exec("chatty 80")["body"]["jobId"]
+    session.pull_until(is_status(job))
+    joined = session.call("join_session")["consumerId"]
+    items = session.pull_until(lambda i: i.get("inputStatus") == "ALLOW_INPUT", joined)
+    assert len(items) <= 50
+    assert items[-2]["type"] == "status" and items[-1]["inputStatus"] == "ALLOW_INPUT"
+
+
+def test_item_23_session_id_required(target: Target) -> None:
+    for action in ("join_session", "pull_results", "async_exec", "interrupt_job", "close_session"):
+        reply = target.api({"action": action})
+        assert reply == {"state": "FAILED", "message": "'sessionId' is required"}, action
+
+
+def test_item_24_unknown_session(target: Target) -> None:
+    for action in ("join_session", "pull_results", "async_exec", "exec", "session_info"):
+        reply = target.api({"action": action, "sessionId": "no-such", "consumerId": "x_1"})
+        assert reply == {"state": "FAILED", "message": "session not found: no-such"}
+
+
+def test_item_25_close_session(target: Target) -> None:
+    session = ApiSession(target)
+    assert session.call("close_session", requestId="c") == {"state": "SUCCEEDED", "requestId": "c"}
+    reply = session.call("session_info")
+    assert reply["message"] == f"session not found: {session.session_id}"
+
+
+def test_item_26_close_interrupts_job_and_ends_long_poll(target: Target) -> None:
+    session = ApiSession(target)
+    session.welcome()
+    job = session.async_exec("forever")["body"]["jobId"]
+    session.pull_until(lambda i: i.get("message") == "started")
+    polled: dict = {}
+
+    def poll() -> None:
+        start = time.monotonic()
+        polled["reply"] = session.call("pull_results", consumerId=session.consumer_id)
+        polled["elapsed"] = time.monotonic() - start
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(0.3)
+    assert session.call("close_session") == {"state": "SUCCEEDED"}
+    thread.join(5)
+    assert polled["elapsed"] < 1.0
+    # The job is gone: a new session can run a foreground job and the id counter moved on.
+    assert target.exec("version")["body"]["jobId"] > job
+
+
+def test_item_27_session_info(target: Target) -> None:
+    session = ApiSession(target)
+    reply = session.call("session_info")
+    assert reply["state"] == "SUCCEEDED" and reply["sessionId"] == session.session_id
+    body = reply["body"]
+    assert body["pid"] == target.pid
+    assert isinstance(body["createTime"], int) and body["lastAccessTime"] >= body["createTime"]
+    assert abs(body["createTime"] / 1000 - time.time()) < 60
+
+
+def test_item_44_consumer_id_required_and_checked(target: Target) -> None:
+    session = ApiSession(target)
+    assert session.call("pull_results") == {
+        "state": "FAILED",
+        "message": "'consumerId' is required",
+    }
+    reply = session.call("pull_results", consumerId="abc_9")
+    assert reply == {"state": "FAILED", "message": "consumer not found: abc_9"}
+
+
+def test_item_45_empty_pull_returns_after_2_s(target: Target) -> None:
+    session = ApiSession(target)
+    session.welcome()
+    start = time.monotonic()
+    reply = session.call("pull_results", consumerId=session.consumer_id)
+    elapsed = time.monotonic() - start
+    assert reply["body"] == {"results": []}
+    assert set(reply) == {"body", "consumerId", "sessionId", "state"}
+    assert 1.8 <= elapsed <= 2.3
+
+
+def test_item_46_pull_returns_soon_after_a_burst(target: Target) -> None:
+    session = ApiSession(target)
+    session.welcome()
+    got: dict = {}
+
+    def poll() -> None:
+        got["items"] = session.pull()
+        got["at"] = time.monotonic()
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(0.5)
+    sent = time.monotonic()
+    session.async_exec("chatty 3")
+    thread.join(5)
+    assert got["items"], got
+    assert got["at"] - sent < 0.6
+
+
+def test_item_47_pull_returns_at_most_20_items(target: Target) -> None:
+    session = ApiSession(target)
+    session.welcome()
+    job = session.async_exec("chatty 45")["body"]["jobId"]
+    time.sleep(0.5)
+    sizes = []
+    items: list = []
+    while not any(is_status(job)(i) for i in items):
+        batch = session.pull()
+        sizes.append(len(batch))
+        items.extend(batch)
+    assert max(sizes) == 20
+    assert [i["message"] for i in items if i["type"] == "message"] == [f"m{n}" for n in range(45)]
+
+
+def test_item_48_each_consumer_gets_every_result_once(target: Target) -> None:
+    session = ApiSession(target)
+    other = session.call("join_session")["consumerId"]
+    session.welcome()
+    session.pull_until(lambda i: i.get("inputStatus") == "ALLOW_INPUT", other)
+    job = session.async_exec("chatty 10 -i 0.02")["body"]["jobId"]
+    mine = session.pull_until(is_status(job))
+    theirs = session.pull_until(is_status(job), other)
+    assert mine == theirs
+    assert len([i for i in mine if i["type"] == "message"]) == 10
+
+
+def test_item_49_consumer_keeps_newest_50(target: Target) -> None:
+    session = ApiSession(target)
+    session.welcome()
+    job = session.async_exec("chatty 80 &")["body"]["jobId"]
+    time.sleep(0.8)  # the consumer was accessed < 1 s ago: still healthy, never killed
+    items = session.pull_until(is_status(job))
+    messages = [i["message"] for i in items if i["type"] == "message"]
+    assert len(items) <= 50 + 20
+    assert messages[-1] == "m79"
+    assert "m0" not in messages
+
+
+def test_item_50_unhealthy_consumers_interrupt_the_job(target: Target) -> None:
+    session = ApiSession(target)
+    session.welcome()
+    job = session.async_exec("chatty 100000 -i 0.002")["body"]["jobId"]
+    time.sleep(2.0)  # nobody pulls: the queue fills and the last access grows older than 1 s
+    items = session.pull_until(is_status(job))
+    notices = [i for i in items if i["type"] == "message" and "unhealthy" in i["message"]]
+    assert notices and notices[0]["message"] == (
+        "all consumers are unhealthy, current job was interrupted."
+    )
+    assert session.call("interrupt_job")["message"] == "no foreground job is running"
+
+
+def test_item_51_concurrent_pull_gets_empty_after_half_a_second(target: Target) -> None:
+    session = ApiSession(target)
+    session.welcome()
+    first = threading.Thread(target=session.pull)
+    first.start()
+    time.sleep(0.2)
+    start = time.monotonic()
+    assert session.pull() == []
+    assert 0.4 <= time.monotonic() - start <= 1.0
+    first.join()
+
+
+def test_item_52_idle_consumer_is_removed(fast_reaper: Target) -> None:
+    session = ApiSession(fast_reaper)
+    session.welcome()
+    for _ in range(6):  # keep the session (not the consumer) alive
+        time.sleep(0.25)
+        assert session.call("session_info")["state"] == "SUCCEEDED"
+    reply = session.call("pull_results", consumerId=session.consumer_id)
+    assert reply == {"state": "FAILED", "message": f"consumer not found: {session.consumer_id}"}
+
+
+def test_item_53_idle_session_removed_unless_foreground_job(fast_reaper: Target) -> None:
+    idle = ApiSession(fast_reaper)
+    busy = ApiSession(fast_reaper)
+    assert busy.async_exec("forever")["state"] == "SCHEDULED"
+    time.sleep(1.8)
+    assert idle.call("session_info")["message"] == f"session not found: {idle.session_id}"
+    assert busy.call("session_info")["state"] == "SUCCEEDED"
+    busy.call("close_session")
+
+
+def test_reaper_intervals_are_configurable() -> None:
+    from livescope.agent.sessions import SessionManager
+
+    class Agent:
+        options: dict = {}
+
+    manager = SessionManager(Agent(), reaper_interval=1.5)
+    assert manager.reaper_interval == 1.5
+    assert manager.consumer_timeout == float(os.environ.get("LIVESCOPE_CONSUMER_TIMEOUT", 300))

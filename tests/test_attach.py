@@ -1,0 +1,244 @@
+"""``livescope attach``: inject the agent into real running programs that never imported it.
+
+Targets are plain scripts run without livescope on their path; each installs a SIGUSR1 handler
+that exits with code 7, so a test can check that the program carries on after the agent is
+stopped and exits with its own code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from livescope.attach import bootstrap, inject, procinfo, shim
+from livescope.attach.stop_cli import stop_agent
+from support.pythons import available_pythons
+
+PYTHONS = available_pythons()
+ATTACH_LIMIT = 2.0
+
+PRELUDE = """\
+import os, signal, socket, sys, threading, time
+signal.signal(signal.SIGUSR1, lambda *_: sys.exit(7))
+print("ready", flush=True)
+"""
+
+WORKLOADS = {
+    "busy": "while True:\n    sum(range(100))\n",
+    "sleep": "time.sleep(120)\n",
+    "recv": """\
+        a, b = socket.socketpair()
+        a.recv(1)
+    """,
+    "join": """\
+        t = threading.Thread(target=time.sleep, args=(120,), daemon=True)
+        t.start()
+        t.join()
+    """,
+    "asyncio": """\
+        import asyncio
+        async def main():
+            server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+            async with server:
+                await server.serve_forever()
+        asyncio.run(main())
+    """,
+    "threads": """\
+        def spin():
+            while True:
+                sum(range(100))
+        for _ in range(2):
+            threading.Thread(target=spin, daemon=True).start()
+        for _ in range(3):
+            threading.Thread(target=time.sleep, args=(120,), daemon=True).start()
+        while True:
+            time.sleep(0.01)
+    """,
+}
+
+
+class Program:
+    """A plain Python program (no livescope on its path), killed by pid at teardown."""
+
+    def __init__(self, body: str, python: str) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="livescope-attach-test-"))
+        script = self.dir / "main.py"
+        script.write_text(PRELUDE + textwrap.dedent(body))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        self.output = self.dir / "out.txt"
+        with open(self.output, "wb") as out:
+            self.proc = subprocess.Popen(
+                [python, "-u", str(script)],
+                cwd=self.dir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid = self.proc.pid
+        deadline = time.monotonic() + 15
+        while "ready" not in self.output.read_text():
+            assert self.proc.poll() is None, self.output.read_text()
+            assert time.monotonic() < deadline, "target never got ready"
+            time.sleep(0.02)
+        time.sleep(0.1)  # let it settle into its workload
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def built_shim() -> None:
+    shim.ensure_shim(bootstrap.agent_path())  # built once, not inside a timed attach
+
+
+@pytest.fixture
+def program() -> Iterator[Callable[..., Program]]:
+    started: list[Program] = []
+
+    def factory(body: str, python: str = sys.executable) -> Program:
+        started.append(Program(body, python))
+        return started[-1]
+
+    yield factory
+    for prog in started:
+        prog.close()
+
+
+def version_over_http(url: str) -> str:
+    reply = httpx.post(url + "/api", json={"action": "exec", "command": "version"}, timeout=10)
+    results = reply.json()["body"]["results"]
+    return next(r["version"] for r in results if r["type"] == "version")
+
+
+def attach_timed(pid: int) -> inject.AgentAddress:
+    began = time.monotonic()
+    address = inject.attach(pid, port=None, timeout=10)
+    elapsed = time.monotonic() - began
+    assert address.started
+    assert elapsed < ATTACH_LIMIT, f"attach took {elapsed:.2f}s"
+    return address
+
+
+def attach_use_stop(prog: Program) -> None:
+    """Attach, run a command over HTTP, stop: the agent's port and thread are gone."""
+    threads_before = len(os.listdir(f"/proc/{prog.pid}/task"))
+    address = attach_timed(prog.pid)
+    assert version_over_http(address.url)
+    assert inject.attach(prog.pid).port == address.port  # second attach finds it
+    stop_agent(prog.pid)
+    assert address.port not in {p for _, p in procinfo.listening_ports(prog.pid)}
+    deadline = time.monotonic() + 5
+    while len(os.listdir(f"/proc/{prog.pid}/task")) > threads_before:
+        assert time.monotonic() < deadline, "agent thread still alive after stop"
+        time.sleep(0.02)
+
+
+def finish(prog: Program) -> None:
+    """The program carries on after detaching and exits with its own code."""
+    assert prog.proc.poll() is None, prog.output.read_text()
+    os.kill(prog.pid, signal.SIGUSR1)
+    assert prog.proc.wait(timeout=10) == 7, prog.output.read_text()
+
+
+@pytest.mark.parametrize("workload", list(WORKLOADS))
+def test_attach_each_workload(program: Callable[..., Program], workload: str) -> None:
+    prog = program(WORKLOADS[workload])
+    attach_use_stop(prog)
+    attach_use_stop(prog)  # re-attach after a stop works
+    finish(prog)
+
+
+def test_attach_every_python(program: Callable[..., Program], any_python: str) -> None:
+    prog = program(WORKLOADS["sleep"], any_python)
+    attach_use_stop(prog)
+    finish(prog)
+
+
+def test_attached_program_exits_at_once_when_main_returns(
+    program: Callable[..., Program], tmp_path: Path
+) -> None:
+    flag = tmp_path / "go"
+    prog = program(f"while not os.path.exists({str(flag)!r}):\n    time.sleep(0.02)\n")
+    address = attach_timed(prog.pid)
+    assert version_over_http(address.url)
+    flag.touch()
+    began = time.monotonic()
+    assert prog.proc.wait(timeout=5) == 0
+    assert time.monotonic() - began < 1.0
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "livescope", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_cli_attach_ps_stop(program: Callable[..., Program]) -> None:
+    prog = program(WORKLOADS["busy"])
+    attached = run_cli("attach", str(prog.pid), "--no-console")
+    assert attached.returncode == 0, attached.stderr
+    url = attached.stdout.strip()
+    assert version_over_http(url)
+    listing = run_cli("ps").stdout
+    line = next(line for line in listing.splitlines() if line.split()[0] == str(prog.pid))
+    assert url in line and "main.py" in line
+    stopped = run_cli("stop", str(prog.pid))
+    assert stopped.returncode == 0, stopped.stderr
+    assert run_cli("stop", str(prog.pid)).returncode == 1
+    finish(prog)
+
+
+def test_refuses_missing_and_non_python_processes() -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    result = run_cli("attach", str(gone.pid), "--no-console")
+    assert result.returncode == 1 and "no such process" in result.stderr
+    other = subprocess.Popen(["sleep", "100"], start_new_session=True)
+    try:
+        result = run_cli("attach", str(other.pid), "--no-console")
+        assert result.returncode == 1 and "not a CPython process" in result.stderr
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+OLD_PYTHONS = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.[6-9].*/bin/python3")))
+
+
+@pytest.mark.skipif(not OLD_PYTHONS, reason="no CPython older than 3.10 on this machine")
+def test_refuses_unsupported_version(program: Callable[..., Program]) -> None:
+    prog = program("time.sleep(120)\n", OLD_PYTHONS[-1])
+    result = run_cli("attach", str(prog.pid), "--no-console")
+    assert result.returncode == 1 and "livescope supports 3.10 to 3.14" in result.stderr
+    finish(prog)
+
+
+def test_timeout_explains_threads_and_leaves_target_alone(program: Callable[..., Program]) -> None:
+    # A regular expression with catastrophic backtracking holds the GIL for minutes.
+    prog = program("import re\nre.match(r'(a*)*b', 'a' * 40)\n")
+    began = time.monotonic()
+    with pytest.raises(inject.AttachError) as caught:
+        inject.attach(prog.pid, timeout=1.5)
+    assert time.monotonic() - began < 5
+    message = str(caught.value)
+    assert "did not run the bootstrap" in message and "--unsafe" in message
+    assert f"thread {prog.pid}" in message
+    assert prog.proc.poll() is None
+    assert not (bootstrap.agent_path() / f"boot-{prog.pid}.py").exists()  # late run: no-op

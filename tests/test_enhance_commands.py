@@ -1,0 +1,183 @@
+"""watch, stack, monitor and tt against the real demo target, through the HTTP API, on every
+CPython; the hooks are gone once each job ends."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+DEMO = """
+import os, sys, threading, time, livescope.demo
+sys.path.insert(0, os.path.dirname(livescope.demo.__file__))
+import demo
+
+def report():
+    while True:
+        engine = sys.modules.get("livescope.instrument.engine")
+        print("hooks=%d" % (engine.hooked_count() if engine else 0), flush=True)
+        time.sleep(0.2)
+
+threading.Thread(target=report, daemon=True).start()
+demo.main(0.02)
+"""
+
+
+@pytest.fixture
+def demo(make_target, any_python):
+    return make_target(DEMO, python=any_python)
+
+
+def hooks_now(target) -> int:
+    """The hook count the target printed most recently (after at least one new report)."""
+    seen = target.output().count("hooks=")
+    deadline = time.monotonic() + 5
+    while target.output().count("hooks=") <= seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return int(target.output().rsplit("hooks=", 1)[1].split()[0])
+
+
+def test_watch_seed_example(demo) -> None:
+    results = demo.results('watch demo.MathGame primeFactors "{params, returnObj, throwExp}" -n 4')
+    assert [r["type"] for r in results][:1] == ["enhancer"]
+    enhancer = results[0]
+    assert enhancer["success"] is True
+    assert enhancer["effect"]["classCount"] == 1 and enhancer["effect"]["methodCount"] == 1
+    watches = [r for r in results if r["type"] == "watch"]
+    assert len(watches) == 4
+    for w in watches:
+        assert w["sizeLimit"] == 10485760 and w["expand"] == 1
+        assert w["className"] == "demo.MathGame" and w["methodName"] == "primeFactors"
+        assert isinstance(w["cost"], float)
+        assert len(w["ts"]) == 23  # yyyy-MM-dd HH:mm:ss.SSS
+        (number,), factors, error = w["value"]
+        if number < 2:
+            assert w["accessPoint"] == "AtExceptionExit" and factors is None
+            assert error["@type"] == "ValueError"
+            assert error["message"] == f"number is: {number}, need >= 2"
+            assert error["localizedMessage"] == error["message"]
+            top = error["stackTrace"][0]
+            assert (top["className"], top["methodName"]) == ("demo.MathGame", "primeFactors")
+            assert top["fileName"].endswith("demo.py") and top["lineNumber"] > 0
+        else:
+            assert w["accessPoint"] == "AtExit" and error is None
+            product = 1
+            for f in factors:
+                product *= f
+            assert product == number
+    assert results[-1] == {"type": "status", "jobId": results[0]["jobId"], "statusCode": 0}
+    assert hooks_now(demo) == 0
+
+
+def test_watch_exception_only_with_condition_and_map(demo) -> None:
+    results = demo.results(
+        'watch demo.MathGame primeFactors "#{\\"n\\": params[0], \\"e\\": throwExp}" '
+        '"params[0] < 0 && #cost >= 0" -e -n 2'
+    )
+    watches = [r for r in results if r["type"] == "watch"]
+    assert len(watches) == 2
+    for w in watches:
+        assert w["accessPoint"] == "AtExceptionExit"
+        assert w["value"]["n"] < 0 and w["value"]["e"]["@type"] == "ValueError"
+
+
+def test_watch_before_has_no_return_value(demo) -> None:
+    results = demo.results("watch demo.MathGame primeFactors {params,returnObj} -b -n 1")
+    (w,) = [r for r in results if r["type"] == "watch"]
+    assert w["accessPoint"] == "AtEnter"
+    assert len(w["value"]) == 2 and w["value"][1] is None
+
+
+def test_nothing_matched_and_bad_expression(demo) -> None:
+    results = demo.results("watch demo.NoSuch primeFactors")
+    assert results[0]["type"] == "enhancer" and results[0]["success"] is False
+    assert results[0]["message"].startswith("No class or method is affected")
+    assert results[-1]["statusCode"] == -1
+    results = demo.results('watch demo.MathGame primeFactors "{params"')
+    assert results[-1]["statusCode"] == -1
+    assert "Syntax error in expression" in results[-1]["message"]
+    assert hooks_now(demo) == 0
+
+
+def test_stack_and_monitor(demo) -> None:
+    results = demo.results("stack demo.MathGame primeFactors -n 1")
+    (stack,) = [r for r in results if r["type"] == "stack"]
+    frames = [(f["className"], f["methodName"]) for f in stack["stackTrace"]]
+    assert frames[:3] == [
+        ("demo.MathGame", "primeFactors"),
+        ("demo.MathGame", "run"),
+        ("demo", "main"),
+    ]
+    assert stack["threadName"] == "MainThread" and isinstance(stack["threadId"], str)
+    results = demo.results("monitor -c 0.5 -n 2 demo.MathGame primeFactors")
+    cycles = [r for r in results if r["type"] == "monitor"]
+    assert len(cycles) == 2
+    data = cycles[0]["monitorDataList"][0]
+    assert data["className"] == "demo.MathGame" and data["methodName"] == "primeFactors"
+    assert data["total"] == data["success"] + data["failed"] > 0
+    assert hooks_now(demo) == 0
+
+
+def test_tt_record_inspect_replay_delete(demo) -> None:
+    results = demo.results("tt -t demo.MathGame primeFactors -n 3")
+    records = [r for r in results if r["type"] == "tt"]
+    assert len(records) == 3 and records[0]["first"] is True
+    fragment = records[0]["timeFragmentList"][0]
+    index = fragment["index"]
+    assert (
+        fragment["className"] == "demo.MathGame" and fragment["object"]["@type"] == "demo.MathGame"
+    )
+    number = fragment["params"][0]["object"]
+    assert fragment["params"][0]["expand"] == 1
+    assert hooks_now(demo) == 0
+    listed = demo.results("tt -l")
+    assert [f["index"] for f in listed[0]["timeFragmentList"]][-3:] == [index, index + 1, index + 2]
+    assert listed[1] == {"type": "row_affect", "jobId": listed[0]["jobId"], "rowCount": 3}
+    shown = demo.results(f"tt -i {index} -w params[0]")
+    assert shown[0]["watchValue"] == number
+    replayed = demo.results(f"tt -i {index} -p")[0]["replayResult"]
+    assert replayed["return"] == fragment["return"]
+    assert replayed.get("returnObj") == fragment.get("returnObj")
+    missing = demo.results("tt -i 999999")
+    assert missing[-1] == {
+        "type": "status",
+        "jobId": missing[-1]["jobId"],
+        "statusCode": 1,
+        "message": "Time fragment[999999] does not exist.",
+    }
+    cleared = demo.results("tt --delete-all")
+    assert cleared[0]["message"] == "Time fragments are cleaned, count: 3"
+
+
+def test_interrupt_removes_hooks(demo) -> None:
+    session = demo.api({"action": "init_session"})
+    sid = session["sessionId"]
+    demo.api({"action": "async_exec", "sessionId": sid, "command": "watch demo.MathGame *"})
+    deadline = time.monotonic() + 10
+    while hooks_now(demo) == 0 and time.monotonic() < deadline:
+        pass
+    assert hooks_now(demo) > 0
+    demo.api({"action": "interrupt_job", "sessionId": sid})
+    deadline = time.monotonic() + 10
+    while hooks_now(demo) != 0 and time.monotonic() < deadline:
+        pass
+    assert hooks_now(demo) == 0
+
+
+def test_trace_direct_calls_in_nanoseconds(demo) -> None:
+    results = demo.results("trace demo.MathGame run -n 2")
+    traces = [r for r in results if r["type"] == "trace"]
+    assert len(traces) == 2
+    thread = traces[0]["root"]
+    assert thread["type"] == "thread" and thread["threadName"] == "MainThread"
+    (run,) = thread["children"]
+    assert (run["className"], run["methodName"], run["times"]) == ("demo.MathGame", "run", 1)
+    children = {c["methodName"]: c for c in run["children"]}
+    assert "primeFactors" in children and "randint" in children
+    assert all(0 < c["cost"] <= run["cost"] for c in children.values())
+    assert traces[0]["nodeCount"] == 2 + len(run["children"])
+    assert hooks_now(demo) == 0
+    # a never-true cost condition: enhancer, then nothing until interrupted
+    results = demo.results("trace demo.MathGame run '#cost > 100000' -n 1", execTimeout=1500)
+    assert [r["type"] for r in results if r["type"] == "trace"] == []
+    assert hooks_now(demo) == 0

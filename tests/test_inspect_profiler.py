@@ -1,0 +1,66 @@
+"""profiler against a real target process over HTTP: the hot function dominates the samples."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+BUSY = """
+import threading, time
+
+def hot_loop():
+    x = 0
+    while True:
+        x += 1
+
+threading.Thread(target=hot_loop, name="burner", daemon=True).start()
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def _first(results: list[dict], kind: str = "profiler") -> dict:
+    return next(r for r in results if r["type"] == kind)
+
+
+def test_profiler_start_status_stop_formats(make_target, any_python, tmp_path):
+    target = make_target(BUSY, python=any_python)
+    target.wait_for_output("ready")
+    assert target.results("profiler status")[-1]["statusCode"] == 1
+    started = _first(target.results("profiler start -e 5"))
+    assert started["executeResult"] == "Profiling started\n"
+    assert target.results("profiler start")[-1]["message"].endswith("already started")
+    target.results("sc -d __main__")  # let it run a little, through a real request
+    time.sleep(0.5)
+    status = _first(target.results("profiler status"))
+    assert status["samples"] > 10 and "running" in status["executeResult"]
+    folded = tmp_path / "p.txt"
+    dumped = _first(target.results(f"profiler dump --format collapsed -f {folded}"))
+    assert dumped["outputFile"] == str(folded)
+    lines = folded.read_text().splitlines()
+    burner = sum(int(ln.rsplit(" ", 1)[1]) for ln in lines if ln.startswith("burner;"))
+    hot = sum(int(ln.rsplit(" ", 1)[1]) for ln in lines if "__main__.hot_loop" in ln)
+    assert hot == burner > 10
+    stopped = _first(target.results("profiler stop"))
+    page = Path(stopped["outputFile"]).read_text()
+    assert stopped["format"] == "html" and "__main__.hot_loop" in page and "<script>" in page
+    assert target.results("profiler stop")[-1]["statusCode"] == 1
+
+
+def test_profiler_duration_speedscope(make_target):
+    target = make_target(BUSY)
+    target.wait_for_output("ready")
+    done = _first(target.results("profiler start --duration 1 --format speedscope"))
+    assert done["action"] == "stop" and done["duration"] >= 1
+    profile = json.loads(Path(done["outputFile"]).read_text())
+    names = [f["name"] for f in profile["shared"]["frames"]]
+    assert any(n.startswith("__main__.hot_loop") for n in names)
+    sampled = profile["profiles"][0]
+    assert sampled["type"] == "sampled" and len(sampled["samples"]) == len(sampled["weights"])
+    assert target.results("profiler fly")[-1]["statusCode"] == 1
+    assert target.results("profiler start --format pdf")[-1]["statusCode"] == -1

@@ -1,0 +1,210 @@
+"""The engine in-process, on every CPython: each kind of function is seen, nothing is altered.
+
+Each test runs a small driver in a fresh interpreter of the parametrised version (3.10/3.11
+use the wrapper backend, 3.12+ sys.monitoring) and checks what it printed as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+SUBJECT = """
+import asyncio, functools
+
+def logged(f):
+    @functools.wraps(f)
+    def inner(*a, **k):
+        return f(*a, **k)
+    return inner
+
+class Shape:
+    def area(self, w, h=2):
+        return w * h
+    @staticmethod
+    def unit(x):
+        return x
+    @classmethod
+    def make(cls, n):
+        return n + 1
+    @property
+    def name(self):
+        return "shape"
+    @logged
+    def decorated(self, v):
+        return v * 10
+    async def later(self, v):
+        await asyncio.sleep(0)
+        return v + 100
+    def count(self, n):
+        for i in range(n):
+            yield i
+        return "done"
+    def fail(self, n):
+        raise ValueError(f"number is: {n}, need >= 2")
+    class Inner:
+        def deep(self):
+            return "deep"
+
+def fact(n):
+    return 1 if n <= 1 else n * fact(n - 1)
+"""
+
+DRIVER = """
+import json, sys, threading, traceback, asyncio
+sys.path.insert(0, sys.argv[1])
+import subject
+from livescope.instrument import engine
+from livescope.instrument.matcher import find_methods
+
+def trace_text(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return [(f.name, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
+
+class Recorder(engine.Listener):
+    wants_before = True
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+    def before(self, a):
+        self.calls.append(["before", a.class_name, a.method_name, list(a.params)])
+    def after(self, a):
+        self.calls.append(["after", a.class_name, a.method_name, list(a.params),
+                           repr(a.return_obj), repr(a.throw_exp), a.target is not None,
+                           a.cost >= 0])
+
+def exercise():
+    s = subject.Shape()
+    out = [s.area(3), s.area(3, h=4), subject.Shape.unit(5), s.make(1), s.name,
+           s.decorated(2), asyncio.run(s.later(1)), list(s.count(2)),
+           subject.Shape.Inner().deep(), subject.fact(3)]
+    t = threading.Thread(target=s.area, args=(7,))
+    t.start(); t.join()
+    t = threading.Thread(target=s.area, args=(8,), name="livescope-worker")
+    t.start(); t.join()
+    return out
+
+original_members = dict(vars(subject.Shape))
+def failing():
+    subject.Shape().fail(-170365)
+
+plain_tb = trace_text(failing)
+baseline = exercise()
+rec = Recorder()
+refs = find_methods("subject*", "*")
+effect = engine.enhance(refs, rec)
+hooked_tb = trace_text(failing)
+hooked = exercise()
+while_hooked = engine.hooked_count()
+affect = engine.reset()
+after_calls = len(rec.calls)
+exercise()
+print(json.dumps({
+    "methods": sorted(r.class_name + "." + r.method_name for r in refs),
+    "effect": [effect.class_count, effect.method_count, effect.listener_id > 0],
+    "same_results": baseline == hooked,
+    "calls": rec.calls,
+    "plain_tb": plain_tb, "hooked_tb": hooked_tb,
+    "hooked_count": while_hooked, "reset": [affect.class_count, affect.method_count],
+    "silent_after_reset": len(rec.calls) == after_calls,
+    "left": engine.hooked_count(),
+    "members_restored": all(vars(subject.Shape)[k] is v for k, v in original_members.items()),
+    "tool_free": (not hasattr(sys, "monitoring"))
+        or all(sys.monitoring.get_tool(i) != "livescope" for i in range(6)),
+}))
+"""
+
+
+def run_driver(python: str, tmp_path: Path) -> dict:
+    (tmp_path / "subject.py").write_text(textwrap.dedent(SUBJECT))
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    env = dict(os.environ, PYTHONPATH=SRC)
+    proc = subprocess.run(
+        [python, str(driver), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def report(any_python: str, tmp_path: Path) -> dict:
+    return run_driver(any_python, tmp_path)
+
+
+def calls_of(report: dict, method: str) -> list[list]:
+    return [c for c in report["calls"] if c[2] == method]
+
+
+def test_every_kind_of_function_is_matched(report: dict) -> None:
+    assert report["methods"] == sorted(
+        [
+            "subject.fact",
+            "subject.logged",
+            "subject.Shape.area",
+            "subject.Shape.count",
+            "subject.Shape.decorated",
+            "subject.Shape.fail",
+            "subject.Shape.later",
+            "subject.Shape.make",
+            "subject.Shape.name",
+            "subject.Shape.unit",
+            "subject.Shape.Inner.deep",
+        ]
+    )
+    assert report["effect"] == [3, 11, True]  # subject, Shape, Shape.Inner
+
+
+def test_params_target_and_return_values(report: dict) -> None:
+    area = [c for c in calls_of(report, "area") if c[0] == "after"]
+    # self is the target, not a parameter; keyword arguments are parameters too.
+    assert area[0][3:] == [[3, 2], "6", "None", True, True]
+    assert area[1][3:5] == [[3, 4], "12"]
+    assert area[2][3:5] == [[7, 2], "14"]  # from another thread
+    assert len(area) == 3  # never on a livescope thread
+    after = {c[2]: c for c in report["calls"] if c[0] == "after"}
+    assert after["unit"][3:7] == [[5], "5", "None", False]
+    assert after["make"][3:7] == [[1], "2", "None", False]
+    assert after["name"][4] == "'shape'"
+    assert after["decorated"][3:5] == [[2], "20"]
+    assert after["later"][3:5] == [[1], "101"]
+    assert after["count"][4] == "'done'"  # a generator is one call, to its end
+    assert after["deep"][4] == "'deep'"
+
+
+def test_recursion_sees_every_level(report: dict) -> None:
+    fact = [c for c in calls_of(report, "fact") if c[0] == "after"]
+    assert [(c[3], c[4]) for c in fact] == [([1], "1"), ([2], "2"), ([3], "6")]
+
+
+def test_results_and_exceptions_are_unaltered(report: dict) -> None:
+    assert report["same_results"]
+    fail = [c for c in calls_of(report, "fail") if c[0] == "after"]
+    assert fail[0][5] == "ValueError('number is: -170365, need >= 2')"
+    # sys.monitoring leaves tracebacks exactly as they were; the 3.10/3.11 wrapper adds
+    # its own frame, and only that one.
+    hooked = [f for f in report["hooked_tb"] if f[0] != "wrapper"]
+    assert hooked == report["plain_tb"]
+
+
+def test_reset_removes_everything(report: dict) -> None:
+    assert report["hooked_count"] == 11
+    assert report["reset"] == [3, 11]
+    assert report["silent_after_reset"]
+    assert report["left"] == 0
+    assert report["members_restored"]
+    assert report["tool_free"]
