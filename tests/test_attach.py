@@ -2,7 +2,8 @@
 
 Targets are plain scripts run without livescope on their path; each installs a SIGUSR1 handler
 that exits with code 7, so a test can check that the program carries on after the agent is
-stopped and exits with its own code.
+stopped and exits with its own code, and a SIGUSR2 handler that calls ``tick``, so a ``watch``
+sees calls even in a program whose main thread is blocked.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +34,9 @@ ATTACH_LIMIT = 2.0
 PRELUDE = """\
 import os, signal, socket, sys, threading, time
 signal.signal(signal.SIGUSR1, lambda *_: sys.exit(7))
+def tick(n):
+    return n + 1
+signal.signal(signal.SIGUSR2, lambda *_: tick(41))
 print("ready", flush=True)
 """
 
@@ -126,6 +131,24 @@ def version_over_http(url: str) -> str:
     return next(r["version"] for r in results if r["type"] == "version")
 
 
+def watch_over_http(url: str, pid: int) -> dict:
+    """``watch __main__ tick`` while the program is made to call ``tick(41)``: the watched value."""
+    box: dict[str, httpx.Response] = {}
+    command = "watch __main__ tick {params,returnObj} -n 1"
+    body = {"action": "exec", "command": command, "execTimeout": 10000}
+    waiter = threading.Thread(
+        target=lambda: box.update(reply=httpx.post(url + "/api", json=body, timeout=20))
+    )
+    waiter.start()
+    while waiter.is_alive():
+        os.kill(pid, signal.SIGUSR2)
+        waiter.join(0.05)
+    results = box["reply"].json()["body"]["results"]
+    assert results[0]["type"] == "enhancer" and results[0]["success"], results
+    assert results[-1] == {"jobId": results[0]["jobId"], "statusCode": 0, "type": "status"}
+    return next(r["value"] for r in results if r["type"] == "watch")
+
+
 def attach_timed(pid: int) -> inject.AgentAddress:
     began = time.monotonic()
     address = inject.attach(pid, port=None, timeout=10)
@@ -140,6 +163,7 @@ def attach_use_stop(prog: Program) -> None:
     threads_before = len(os.listdir(f"/proc/{prog.pid}/task"))
     address = attach_timed(prog.pid)
     assert version_over_http(address.url)
+    assert watch_over_http(address.url, prog.pid) == [[41], 42]
     assert inject.attach(prog.pid).port == address.port  # second attach finds it
     stop_agent(prog.pid)
     assert address.port not in {p for _, p in procinfo.listening_ports(prog.pid)}
@@ -242,3 +266,17 @@ def test_timeout_explains_threads_and_leaves_target_alone(program: Callable[...,
     assert f"thread {prog.pid}" in message
     assert prog.proc.poll() is None
     assert not (bootstrap.agent_path() / f"boot-{prog.pid}.py").exists()  # late run: no-op
+
+
+def test_unsafe_attach_runs_on_the_main_thread(program: Callable[..., Program]) -> None:
+    prog = program(WORKLOADS["busy"])
+    address = inject.attach(prog.pid, timeout=10, unsafe=True)
+    assert version_over_http(address.url)
+    assert watch_over_http(address.url, prog.pid) == [[41], 42]
+    stop_agent(prog.pid)
+    finish(prog)
+
+
+def test_cli_reports_a_wrong_pid_argument() -> None:
+    result = run_cli("attach", "not-a-pid", "--no-console")
+    assert result.returncode == 2 and "invalid" in result.stderr

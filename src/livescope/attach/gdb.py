@@ -1,4 +1,4 @@
-"""ptrace injection through gdb (CPython 3.10-3.13, and 3.14 when remote debugging is off).
+"""ptrace injection through gdb, where :mod:`livescope.attach.ptrace` does not run (not x86-64).
 
 Why not the obvious ways:
 

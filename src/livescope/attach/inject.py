@@ -15,12 +15,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from livescope.attach import bootstrap, procinfo
+from livescope.attach import bootstrap, procinfo, ptrace
 from livescope.attach.procinfo import ProcessError, ProcessInfo
+from livescope.attach.shim import ENTRY_POINT, START_ERRORS, ShimBuildError, ensure_shim
 
 DEFAULT_PORT = 8563
 SUPPORTED = ((3, 10), (3, 14))  # inclusive range of the agent's CPython versions
-GDB_RETRIES = 20
+INJECT_RETRIES = 20
 
 
 class AttachError(Exception):
@@ -119,24 +120,50 @@ def _inject(info: ProcessInfo, boot: bootstrap.Bootstrap, shim_dir: Path, **opts
             return
         except RemoteExecError as exc:
             raise AttachError(f"sys.remote_exec failed: {exc}") from None
-    from livescope.attach.gdb import GdbError, GdbRetry, run_gdb
-    from livescope.attach.shim import ShimBuildError, ensure_shim
-
-    unsafe_code = None
-    shim = None
     try:
-        if opts["unsafe"]:
-            unsafe_code = boot.runner_code()
-        else:
-            shim = ensure_shim(shim_dir)
-        for _ in range(GDB_RETRIES):
-            try:
-                run_gdb(info.pid, shim=shim, unsafe_code=unsafe_code, timeout=max(timeout, 15))
-                return
-            except GdbRetry:
-                time.sleep(0.05)
-        raise AttachError("no thread of the target reached a point safe for the injection")
-    except (GdbError, ShimBuildError) as exc:
+        shim = None if opts["unsafe"] else ensure_shim(shim_dir)
+    except ShimBuildError as exc:
+        raise AttachError(str(exc)) from None
+    inject_once = _ptrace_injector if ptrace.supported() else _gdb_injector
+    for _ in range(INJECT_RETRIES):
+        try:
+            result = inject_once(info.pid, shim, boot, max(timeout, 15))
+        except _Retry:
+            time.sleep(0.05)
+            continue
+        if shim is not None and result != 0:
+            raise AttachError(START_ERRORS.get(result, f"injection failed: {result}"))
+        return
+    raise AttachError("no thread of the target reached a point safe for the injection")
+
+
+class _Retry(Exception):
+    """No thread of the target was at a safe point this time."""
+
+
+def _ptrace_injector(pid: int, shim: Path | None, boot: bootstrap.Bootstrap, timeout: float) -> int:
+    """Inject with our own ptrace code (x86-64): no gdb needed, and AMX-safe."""
+    try:
+        if shim is None:
+            return ptrace.run_python_unsafe(pid, boot.runner_code(), timeout)
+        return ptrace.load_library(pid, shim, ENTRY_POINT, timeout)
+    except ptrace.PtraceRetry:
+        raise _Retry from None
+    except ptrace.PtraceError as exc:
+        raise AttachError(f"injection failed: {exc}") from None
+
+
+def _gdb_injector(pid: int, shim: Path | None, boot: bootstrap.Bootstrap, timeout: float) -> int:
+    """Inject through gdb (architectures the ptrace injector does not know)."""
+    from livescope.attach.gdb import GdbError, GdbRetry, run_gdb
+
+    try:
+        unsafe_code = boot.runner_code() if shim is None else None
+        run_gdb(pid, shim=shim, unsafe_code=unsafe_code, timeout=timeout)
+        return 0
+    except GdbRetry:
+        raise _Retry from None
+    except GdbError as exc:
         raise AttachError(str(exc)) from None
 
 
