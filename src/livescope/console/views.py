@@ -7,9 +7,7 @@ fail on missing fields: an agent may omit anything that is null.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -17,6 +15,30 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
+
+from livescope.model.textforms import (
+    MONITOR_COLUMNS,
+    THREAD_COLUMNS,
+    TT_COLUMNS,
+    affect_text,
+    fmt,
+    frame_text,
+    history_lines,
+    line_head,
+    method_cost,
+    method_label,
+    method_throws,
+    monitor_rows,
+    option_names,
+    row_affect_text,
+    thread_head,
+    thread_info_frames,
+    thread_info_head,
+    thread_summary,
+    throw_label,
+    tt_rows,
+    watch_head,
+)
 
 View = Callable[[dict[str, Any]], RenderableType | None]
 VIEWS: dict[str, View] = {}
@@ -35,22 +57,6 @@ def view(*types: str) -> Callable[[View], View]:
 def render(item: dict[str, Any]) -> RenderableType | None:
     """The renderable for one result item; unknown types get the generic view."""
     return VIEWS.get(str(item.get("type")), generic)(item)
-
-
-def fmt(value: Any) -> str:
-    """Strings as they are (agents may send pre-rendered object text), the rest as JSON."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (dict, list)):
-        compact = json.dumps(value, ensure_ascii=False, default=str)
-        if len(compact) <= 80:
-            return compact
-        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def fields(item: dict[str, Any]) -> dict[str, Any]:
@@ -140,11 +146,7 @@ def version(item: dict[str, Any]) -> RenderableType:
 @view("enhancer")
 def enhancer(item: dict[str, Any]) -> RenderableType:
     effect = item.get("effect") or {}
-    line = (
-        f"Affect(class count: {effect.get('classCount', 0)} , "
-        f"method count: {effect.get('methodCount', 0)}) cost in {effect.get('cost', 0)} ms, "
-        f"listenerId: {effect.get('listenerId', '')}"
-    )
+    line = affect_text(effect)
     parts: list[RenderableType] = []
     if item.get("message"):
         parts.append(Text(item["message"], style=None if item.get("success") else "red"))
@@ -157,73 +159,29 @@ def enhancer(item: dict[str, Any]) -> RenderableType:
 
 @view("row_affect")
 def row_affect(item: dict[str, Any]) -> RenderableType:
-    return Text(f"Affect(row-cnt:{item.get('rowCount', 0)})")
-
-
-def ts_text(value: Any) -> str:
-    """Timestamps arrive as text or as epoch milliseconds."""
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    return str(value or "")
+    return Text(row_affect_text(item))
 
 
 @view("watch")
 def watch(item: dict[str, Any]) -> RenderableType:
-    where = ""
-    if item.get("className"):
-        where = (
-            f"method={item.get('className')}.{item.get('methodName', '')} "
-            f"location={item.get('accessPoint', '')}\n"
-        )
-    head = f"{where}ts={ts_text(item.get('ts'))}; [cost={item.get('cost', 0)}ms] result="
-    return Group(Text(head, style="cyan"), Text(fmt(item.get("value"))))
+    return Group(Text(watch_head(item), style="cyan"), Text(fmt(item.get("value"))))
 
 
 @view("line")
 def line(item: dict[str, Any]) -> RenderableType:
-    head = (
-        f"ts={ts_text(item.get('ts'))}; [cost={item.get('cost', 0)}ms] "
-        f"{item.get('className', '')}.{item.get('methodName', '')}:{item.get('lineNumber', '')}"
-    )
-    return Group(Text(head, style="cyan"), Text(fmt(item.get("value"))))
-
-
-def ms(nanos: Any) -> str:
-    try:
-        return f"{float(nanos) / 1e6:.6f}".rstrip("0").rstrip(".") + "ms"
-    except (TypeError, ValueError):
-        return str(nanos)
+    return Group(Text(line_head(item), style="cyan"), Text(fmt(item.get("value"))))
 
 
 def trace_label(node: dict[str, Any]) -> Text:
     kind = node.get("type")
     if kind == "thread":
-        return Text(
-            f"ts={ts_text(node.get('timestamp'))};thread_name={node.get('threadName', '')};"
-            f"id={node.get('threadId', '')};is_daemon={fmt(node.get('daemon', False))};"
-            f"priority={node.get('priority', '')};",
-            style="cyan",
-        )
+        return Text(thread_head(node), style="cyan")
     if kind == "throw":
-        return Text(
-            f"throw:{node.get('exception', '')} #{node.get('lineNumber', '')} "
-            f"[{node.get('message', '')}]",
-            style="red",
-        )
-    times = node.get("times", 1)
-    if times and times > 1:
-        cost = (
-            f"[min={ms(node.get('minCost'))},max={ms(node.get('maxCost'))},"
-            f"total={ms(node.get('totalCost'))},count={times}]"
-        )
-    else:
-        cost = f"[{ms(node.get('cost', node.get('totalCost', 0)))}]"
-    line_no = node.get("lineNumber")
-    at = f" #{line_no}" if line_no not in (None, -1, 0) else ""
-    label = Text(cost + " ", style="yellow")
-    label.append(f"{node.get('className', '')}:{node.get('methodName', '')}(){at}")
+        return Text(throw_label(node), style="red")
+    label = Text(method_cost(node) + " ", style="yellow")
+    label.append(method_label(node))
     if node.get("throw"):
-        label.append(f" [throws {node.get('throwExp') or 'Exception'}]", style="red")
+        label.append(method_throws(node), style="red")
     return label
 
 
@@ -240,42 +198,17 @@ def trace(item: dict[str, Any]) -> RenderableType:
     return tree
 
 
-def frame_text(frame: Any) -> str:
-    if not isinstance(frame, dict):
-        return str(frame)
-    where = frame.get("fileName") or ""
-    if frame.get("lineNumber") not in (None, -1):
-        where += f":{frame.get('lineNumber')}"
-    return f"    @{frame.get('className', '')}.{frame.get('methodName', '')}({where})"
-
-
 @view("stack")
 def stack(item: dict[str, Any]) -> RenderableType:
-    head = (
-        f"ts={ts_text(item.get('ts'))};thread_name={item.get('threadName', '')};"
-        f"id={item.get('threadId', '')};is_daemon={fmt(item.get('daemon', False))};"
-        f"priority={item.get('priority', '')};"
-    )
+    head = thread_head(item, "ts")
     frames = item.get("stackTrace") or []
     return Text("\n".join([head] + [frame_text(f) for f in frames]))
 
 
-THREAD_COLUMNS = ["id", "name", "group", "priority", "state", "cpu", "deltaTime", "time"]
-THREAD_COLUMNS += ["interrupted", "daemon"]
-
-
 def thread_info_text(info: dict[str, Any]) -> Text:
-    text = Text(
-        f'"{info.get("threadName", "")}" Id={info.get("threadId", "")} '
-        f"{info.get('threadState', '')}",
-        style="bold",
-    )
-    if info.get("lockName"):
-        text.append(f" on {info['lockName']}")
-        if info.get("lockOwnerName"):
-            text.append(f' owned by "{info["lockOwnerName"]}" Id={info.get("lockOwnerId")}')
-    for frame in info.get("stackTrace") or []:
-        text.append("\n" + frame_text(frame).replace("    @", "    at ", 1))
+    text = Text(thread_info_head(info), style="bold")
+    for line in thread_info_frames(info):
+        text.append("\n" + line)
     return text
 
 
@@ -284,8 +217,7 @@ def thread(item: dict[str, Any]) -> RenderableType:
     parts: list[RenderableType] = []
     counts = item.get("threadStateCount")
     if counts:
-        summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
-        parts.append(Text(f"Threads Total: {sum(counts.values())}, {summary}", style="bold"))
+        parts.append(Text(thread_summary(counts), style="bold"))
     if item.get("threadStats"):
         parts.append(rows_table(item["threadStats"], THREAD_COLUMNS))
     if item.get("threadInfo"):
@@ -389,18 +321,11 @@ def jad(item: dict[str, Any]) -> RenderableType:
     return Group(*parts)
 
 
-TT_COLUMNS = ["index", "timestamp", "cost", "isReturn", "isException", "object", "className"]
-TT_COLUMNS += ["methodName"]
-
-
 @view("tt")
 def tt(item: dict[str, Any]) -> RenderableType:
     fragments = item.get("timeFragmentList")
     if fragments is not None:
-        rows = [
-            {**f, "isReturn": f.get("return"), "isException": f.get("throw")} for f in fragments
-        ]
-        table = rows_table(rows, TT_COLUMNS)
+        table = rows_table(tt_rows(fragments), TT_COLUMNS)
         table.show_header = bool(item.get("first", True))
         return table
     if item.get("timeFragment"):
@@ -410,15 +335,7 @@ def tt(item: dict[str, Any]) -> RenderableType:
 
 @view("monitor")
 def monitor(item: dict[str, Any]) -> RenderableType:
-    rows = []
-    for entry in item.get("monitorDataList") or []:
-        total = entry.get("total") or 0
-        failed = entry.get("failed") or 0
-        rt = (entry.get("cost") or 0) / total if total else 0
-        rate = f"{100 * failed / total:.2f}%" if total else "0.00%"
-        rows.append({**entry, "rt": f"{rt:.2f}", "fail-rate": rate})
-    cols = ["timestamp", "className", "methodName", "total", "success", "failed", "rt"]
-    return rows_table(rows, cols + ["fail-rate"])
+    return rows_table(monitor_rows(item), MONITOR_COLUMNS)
 
 
 @view("ognl", "vmtool")
@@ -451,15 +368,9 @@ def help_view(item: dict[str, Any]) -> RenderableType:
         if options:
             table = Table(box=None, show_header=False, pad_edge=False)
             for opt in options:
-                names = ", ".join(
-                    n
-                    for n in (
-                        f"-{opt['shortName']}" if opt.get("shortName") else "",
-                        f"--{opt['longName']}" if opt.get("longName") else "",
-                    )
-                    if n
+                table.add_row(
+                    Text(option_names(opt), style="cyan"), Text(str(opt.get("description", "")))
                 )
-                table.add_row(Text(names, style="cyan"), Text(str(opt.get("description", ""))))
             parts += [Text("OPTIONS:", style="bold"), table]
         return Group(*parts)
     table = Table("NAME", "DESCRIPTION", box=None, header_style="bold", pad_edge=False)
@@ -492,16 +403,12 @@ def pwd(item: dict[str, Any]) -> RenderableType:
 
 @view("history")
 def history(item: dict[str, Any]) -> RenderableType:
-    return Text("\n".join(f"{i:5d}  {h}" for i, h in enumerate(item.get("history") or [], 1)))
+    return Text("\n".join(history_lines(item.get("history") or [])))
 
 
 @view("reset")
 def reset(item: dict[str, Any]) -> RenderableType:
-    affect = item.get("affect") or {}
-    return Text(
-        f"Affect(class count: {affect.get('classCount', 0)} , "
-        f"method count: {affect.get('methodCount', 0)}) cost in {affect.get('cost', 0)} ms"
-    )
+    return Text(affect_text(item.get("affect") or {}, listener=False))
 
 
 @view("shutdown")
