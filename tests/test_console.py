@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from livescope.commands.pipes import PipeError, Pipeline
 from livescope.console.output import Printer
-from livescope.console.pipes import PipeError, Pipeline
 from livescope.console.views import VIEWS
 from support.targets import free_port
 

@@ -70,9 +70,9 @@ def exit_code(results: list[dict[str, Any]]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from livescope.commands.cmdline import CommandLineError, parse_command_line
+    from livescope.commands.pipes import PipeError, Pipeline
     from livescope.console.client import AgentUnreachable, ApiClient, ApiError
     from livescope.console.output import Printer
-    from livescope.console.pipes import PipeError, Pipeline
 
     url, words, own = split_words(list(args.words))
     as_json = args.json or own.get("json", False)

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from rich.console import Console
 
-from livescope.console.pipes import Pipeline
+from livescope.commands.pipes import Pipeline
 from livescope.console.views import render
 
 # Lines are not wrapped for files and pipes (and for the console's own pipes), so that a

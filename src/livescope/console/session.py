@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 
 from livescope.commands.cmdline import CommandLineError, parse_command_line
+from livescope.commands.pipes import PipeError, Pipeline
 from livescope.console.client import AgentUnreachable, ApiClient, ApiError
 from livescope.console.output import Printer
-from livescope.console.pipes import PipeError, Pipeline
 
 LEAVE_COMMANDS = {"exit", "quit", "q"}
 _LOST = {"type": "_lost"}  # sentinel: the session is gone, stop waiting

@@ -1,7 +1,8 @@
-"""Client-side pipes: ``| grep``, ``| head``, ``| tail``, ``| wc -l``, ``| plaintext``.
+"""Text pipes: ``| grep``, ``| head``, ``| tail``, ``| wc -l``, ``| plaintext``.
 
-The API ignores pipes (they shape text, and the API sends data), so the console applies them
-to the text it renders, line by line, as Arthas's terminal does.
+The API ignores pipes (they shape text, and the API sends data), so the text clients apply
+them to the text they render, line by line, as Arthas's terminal does: the terminal console
+outside the target and the agent's own ``/ws`` terminal inside it (hence stdlib only).
 """
 
 from __future__ import annotations
