@@ -84,6 +84,9 @@ def build(segment: list[str]) -> Filter:
     raise PipeError(f"unsupported pipe command: {name} (grep, head, tail, wc -l, plaintext)")
 
 
+PIPE_COMMANDS = ("grep", "head", "tail", "wc", "plaintext")
+
+
 LINE_BY_LINE = {"grep", "plaintext"}
 
 

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
+from livescope.commands.completion import complete, option_words
 from livescope.console.client import AgentUnreachable, ApiClient, ApiError
-
-
-def option_words(options: Iterable[dict[str, Any]]) -> list[str]:
-    words: list[str] = []
-    for opt in options:
-        if opt.get("longName"):
-            words.append(f"--{opt['longName']}")
-        if opt.get("shortName"):
-            words.append(f"-{opt['shortName']}")
-    return words
 
 
 def learn_commands(client: ApiClient) -> dict[str, list[str]]:
@@ -41,15 +29,6 @@ class CommandCompleter(Completer):
         self.commands = commands
 
     def get_completions(self, document: Document, complete_event: CompleteEvent):
-        text = document.text_before_cursor
-        words = text.split()
-        current = "" if not words or text.endswith((" ", "\t")) else words[-1]
-        if len(words) == 0 or (len(words) == 1 and current):
-            candidates: Iterable[str] = sorted(self.commands)
-        elif current.startswith("-"):
-            candidates = self.commands.get(words[0], [])
-        else:
-            return
+        current, candidates = complete(self.commands, document.text_before_cursor)
         for word in candidates:
-            if word.startswith(current):
-                yield Completion(word, start_position=-len(current))
+            yield Completion(word, start_position=-len(current))
