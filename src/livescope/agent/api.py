@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from livescope.agent.jobs import Job, JobCreationError, lookup, parse_line
+from livescope.agent.jobs import Job, JobCreationError, Sink, lookup, parse_line
 from livescope.agent.sessions import Session, SessionManager
 from livescope.commands.base import AgentView
 from livescope.model.base import ResultModel
@@ -104,6 +104,42 @@ def reply(state: str, message: str | None = None, **fields: Any) -> dict[str, An
 
 
 Action = Callable[[ApiRequest, Session], Awaitable[dict[str, Any]]]
+
+
+def create_job(agent: AgentView, session: Session, command: str | None, sink: Sink) -> Job:
+    """Tokenise, allocate a job id, find the command; JobCreationError on failure."""
+    line = parse_line(command or "")
+    job_id = session.manager.next_job_id()
+    cls = lookup(line.name)
+    loop = asyncio.get_running_loop()
+    return Job(job_id, session, agent, line, cls, sink, loop, on_end=session.job_ended)
+
+
+def schedule_job(agent: AgentView, session: Session, command: str | None) -> Job:
+    """What ``async_exec`` does once the session is free: the job, registered and ready to start.
+
+    Its results go to every consumer of the session, so the web terminal, which is a session
+    too, runs commands exactly as the API does. Raises JobCreationError (already reported to
+    the consumers) when the line is not a command.
+    """
+    if command is not None:
+        session.history.append(command)
+    try:
+        job = create_job(agent, session, command, session.distribute)
+    except JobCreationError as exc:
+        message = f"Async exec command failed:{exc}"
+        session.distribute(
+            CommandRequestModel(command=command or "", state="FAILED", message=message)
+        )
+        raise
+    session.distribute(CommandRequestModel(job_id=job.job_id, command=command, state="SCHEDULED"))
+    session.jobs.add(job)
+    session.foreground = job
+    session.input_status("ALLOW_INTERRUPT")
+    if job.background:
+        session.foreground = None
+        session.input_status("ALLOW_INPUT")
+    return job
 
 
 class ApiHandler:
@@ -205,22 +241,6 @@ class ApiHandler:
         )
 
     # --- jobs -----------------------------------------------------------------------------
-    def _create_job(self, session: Session, command: str | None, sink: Any) -> Job:
-        """Tokenise, allocate a job id, find the command; JobCreationError on failure."""
-        line = parse_line(command or "")
-        job_id = self.sessions.next_job_id()
-        cls = lookup(line.name)
-        return Job(
-            job_id,
-            session,
-            self.agent,
-            line,
-            cls,
-            sink,
-            asyncio.get_running_loop(),
-            on_end=session.job_ended,
-        )
-
     def _busy(self, session: Session, command: str | None) -> dict[str, Any] | None:
         body = {"command": command}
         if session.executing:
@@ -256,7 +276,7 @@ class ApiHandler:
             if command is not None:
                 session.history.append(command)
             try:
-                job = self._create_job(session, command, collect)
+                job = create_job(self.agent, session, command, collect)
             except JobCreationError as exc:
                 return reply(
                     "FAILED",
@@ -297,25 +317,11 @@ class ApiHandler:
         refused = self._busy(session, command)
         if refused is not None:
             return refused
-        if command is not None:
-            session.history.append(command)
         try:
-            job = self._create_job(session, command, session.distribute)
+            job = schedule_job(self.agent, session, command)
         except JobCreationError as exc:
             message = f"Async exec command failed:{exc}"
-            session.distribute(
-                CommandRequestModel(command=command or "", state="FAILED", message=message)
-            )
             return reply("FAILED", message, body={"command": command}, sessionId=session.session_id)
-        session.distribute(
-            CommandRequestModel(job_id=job.job_id, command=command, state="SCHEDULED")
-        )
-        session.jobs.add(job)
-        session.foreground = job
-        session.input_status("ALLOW_INTERRUPT")
-        if job.background:
-            session.foreground = None
-            session.input_status("ALLOW_INPUT")
         body = {"command": command, "jobId": job.job_id, "jobStatus": job.status}
         job.start()
         return reply("SCHEDULED", body=body, sessionId=session.session_id)
@@ -329,4 +335,4 @@ class ApiHandler:
         return reply("SUCCEEDED", body={"jobId": job.job_id, "jobStatus": job.status})
 
 
-__all__ = ["ApiHandler", "ApiRequest", "parse_request", "reply"]
+__all__ = ["ApiHandler", "ApiRequest", "create_job", "parse_request", "reply", "schedule_job"]

@@ -75,6 +75,18 @@ def local_time_millis(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", stamp) + f".{int(epoch * 1000) % 1000:03d}"
 
 
+def welcome_model(agent: AgentView) -> WelcomeModel:
+    """Who and what this agent is, now: the API's welcome item and the terminal's banner."""
+    return WelcomeModel(
+        pid=str(agent.pid),
+        time=local_time_millis(time.time()),
+        version=agent.version,
+        main_class=main_module_name(),
+        wiki=WIKI,
+        tutorials=TUTORIALS,
+    )
+
+
 class Consumer:
     """One reader of a session's results, with its own queue of the newest 50 items."""
 
@@ -210,16 +222,7 @@ class Session:
 
     def welcome(self, agent: AgentView) -> None:
         self.distribute(MessageModel(message="Welcome to arthas!"))
-        self.distribute(
-            WelcomeModel(
-                pid=str(agent.pid),
-                time=local_time_millis(time.time()),
-                version=agent.version,
-                main_class=main_module_name(),
-                wiki=WIKI,
-                tutorials=TUTORIALS,
-            )
-        )
+        self.distribute(welcome_model(agent))
         self.input_status("ALLOW_INPUT")
 
     def job_ended(self, job: Job) -> None:
