@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 # Names an expression may use, mapped to Advice attributes.
-_NAMES = {
+ADVICE_NAMES = {
     "params": "params",
     "target": "target",
     "clazz": "clazz",
@@ -19,25 +19,39 @@ _NAMES = {
 }
 
 
-class Advice:
-    """One access point of one call. Doubles as the locals mapping of compiled expressions."""
+_new = object.__new__
 
-    __slots__ = (
-        "params",
-        "target",
-        "clazz",
-        "method",
-        "return_obj",
-        "throw_exp",
-        "is_before",
-        "is_return",
-        "is_throw",
-        "cost",
-        "class_name",
-        "method_name",
-        "stash",
-        "kind",
-    )
+
+class CallSite:
+    """What every call of one hooked function shares: built once per hook, not per call."""
+
+    __slots__ = ("clazz", "method", "class_name", "method_name", "kind")
+
+    def __init__(
+        self, clazz: Any, method: Any, class_name: str, method_name: str, kind: str
+    ) -> None:
+        self.clazz = clazz
+        self.method = method
+        self.class_name = class_name
+        self.method_name = method_name
+        self.kind = kind  # matcher kind: function, method, staticmethod, classmethod, property
+
+
+class Advice:
+    """One access point of one call. Doubles as the locals mapping of compiled expressions.
+
+    The per-call fields default at class level, so an advice made at a call (:meth:`at_call`)
+    sets only its site, arguments and target: this runs on every call of a hooked function.
+    """
+
+    target: Any = None
+    return_obj: Any = None
+    throw_exp: BaseException | None = None
+    is_before = False
+    is_return = False
+    is_throw = False
+    cost = 0.0
+    stash: object = None  # what a listener keeps between before() and after()
 
     def __init__(
         self,
@@ -56,20 +70,44 @@ class Advice:
         method_name: str = "",
         kind: str = "function",
     ) -> None:
+        self.site = CallSite(clazz, method, class_name, method_name, kind)
         self.params = params
         self.target = target
-        self.clazz = clazz
-        self.method = method
         self.return_obj = return_obj
         self.throw_exp = throw_exp
         self.is_before = is_before
         self.is_return = is_return
         self.is_throw = is_throw
         self.cost = cost
-        self.class_name = class_name
-        self.method_name = method_name
-        self.kind = kind  # matcher kind: function, method, staticmethod, classmethod, property
-        self.stash: object = None  # what a listener keeps between before() and after()
+
+    @classmethod
+    def at_call(cls, site: CallSite, params: tuple, target: Any) -> Advice:
+        """The advice of a call that is starting (the hot path: no keyword parsing)."""
+        advice = _new(cls)
+        advice.site = site
+        advice.params = params
+        advice.target = target
+        return advice
+
+    @property
+    def clazz(self) -> Any:
+        return self.site.clazz
+
+    @property
+    def method(self) -> Any:
+        return self.site.method
+
+    @property
+    def class_name(self) -> str:
+        return self.site.class_name
+
+    @property
+    def method_name(self) -> str:
+        return self.site.method_name
+
+    @property
+    def kind(self) -> str:
+        return self.site.kind
 
     @property
     def access_point(self) -> str:
@@ -78,7 +116,7 @@ class Advice:
         return "AtExceptionExit" if self.is_throw else "AtExit"
 
     def __getitem__(self, name: str) -> Any:
-        attr = _NAMES.get(name)
+        attr = ADVICE_NAMES.get(name)
         if attr is None:
             raise KeyError(name)
         return getattr(self, attr)

@@ -10,18 +10,18 @@ behaviour, return values and exceptions are never altered.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from livescope.instrument.advice import Advice
+from livescope.instrument.advice import Advice, CallSite
 from livescope.instrument.matcher import MethodRef, compile_pattern
 from livescope.model.common import EnhancerAffectVO
 
 _local = threading.local()
+_clock = time.perf_counter_ns
 _lock = threading.RLock()
 _next_listener_id = 1
 
@@ -44,10 +44,13 @@ class Listener:
 class Entry:
     """One hooked code object: what it is and who listens (a tuple, replaced on change)."""
 
-    __slots__ = ("ref", "listeners", "before_listeners")
+    __slots__ = ("ref", "site", "drops_target", "listeners", "before_listeners")
 
     def __init__(self, ref: MethodRef) -> None:
         self.ref = ref
+        clazz = ref.clazz if ref.clazz is not None else ref.owner
+        self.site = CallSite(clazz, ref.function, ref.class_name, ref.method_name, ref.kind)
+        self.drops_target = ref.kind == "classmethod"  # Arthas has no target for a classmethod
         self.listeners: tuple[Listener, ...] = ()
         self.before_listeners: tuple[Listener, ...] = ()
 
@@ -72,57 +75,51 @@ def _backend() -> Any:
 
 def suppressed() -> bool:
     """True inside a listener or on a livescope thread: hooks stay silent there."""
-    if getattr(_local, "busy", False):
-        return True
-    return threading.current_thread().name.startswith("livescope")
+    # A thread-local flag, computed once per thread: this runs on every hooked call.
+    try:
+        return _local.muted
+    except AttributeError:
+        _local.muted = threading.current_thread().name.startswith("livescope")
+        return _local.muted
 
 
-def make_advice(entry: Entry, params: tuple, target: Any) -> Advice:
-    ref = entry.ref
-    return Advice(
-        params=params,
-        target=target if ref.kind != "classmethod" else None,
-        clazz=ref.clazz if ref.clazz is not None else ref.owner,
-        method=ref.function,
-        class_name=ref.class_name,
-        method_name=ref.method_name,
-        kind=ref.kind,
-    )
+def call_enter(entry: Entry, params: tuple, target: Any) -> tuple:
+    """Start of one call; returns the state :func:`call_exit` needs.
 
-
-def call_enter(entry: Entry, params: tuple, target: Any) -> tuple | None:
-    """Start of one call; returns the state :func:`call_exit` needs, or None when silent."""
-    if not entry.listeners or suppressed():
-        return None
-    advice = make_advice(entry, params, target)
+    The backend calls it only when ``entry`` has listeners and :func:`suppressed` is false.
+    """
+    advice = Advice.at_call(entry.site, params, None if entry.drops_target else target)
     if entry.before_listeners:
         advice.is_before = True
-        _notify(entry.before_listeners, "before", advice)
+        _notify(entry.before_listeners, advice, before=True)
         advice.is_before = False
-    return (time.perf_counter_ns(), advice, entry.listeners)
+    return (_clock(), advice, entry.listeners)
 
 
 def call_exit(state: tuple, return_obj: Any, throw_exp: BaseException | None) -> None:
     """End of one call started by :func:`call_enter`."""
     start, advice, listeners = state
-    advice.cost = (time.perf_counter_ns() - start) / 1e6
+    advice.cost = (_clock() - start) / 1e6
     if throw_exp is not None:
         advice.is_throw = True
         advice.throw_exp = throw_exp
     else:
         advice.is_return = True
         advice.return_obj = return_obj
-    _notify(listeners, "after", advice)
+    _notify(listeners, advice, before=False)
 
 
-def _notify(listeners: Sequence[Listener], which: str, advice: Advice) -> None:
-    _local.busy = True
+def _notify(listeners: Sequence[Listener], advice: Advice, *, before: bool) -> None:
+    _local.muted = True
     try:
         for listener in listeners:
-            with contextlib.suppress(Exception):  # a listener bug must never reach the target
-                getattr(listener, which)(advice)
+            # no contextlib.suppress: a context manager per call costs ~0.2 µs on the hot path
+            try:  # noqa: SIM105
+                (listener.before if before else listener.after)(advice)
+            except Exception:  # a listener bug must never reach the target
+                pass
     finally:
-        _local.busy = False
+        _local.muted = False
 
 
 def enhance(refs: Sequence[MethodRef], listener: Listener) -> EnhancerAffectVO:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from livescope.instrument import engine
@@ -24,7 +25,9 @@ if _mon is not None:
 
 _state: dict[str, Any] = {"tool": None}
 _pending: dict[Any, tuple] = {}  # frame -> call_enter state
+_hooked: dict[Any, tuple[engine.Entry, Callable[[dict], tuple[tuple, Any]]]] = {}
 _lock = threading.Lock()
+_getframe = sys._getframe
 
 
 def _tool() -> int:
@@ -45,6 +48,7 @@ def _tool() -> int:
 
 def install(entry: engine.Entry) -> None:
     with _lock:
+        _hooked[entry.ref.code] = (entry, _arguments_reader(entry))
         _mon.set_local_events(_tool(), entry.ref.code, _EVENTS)
 
 
@@ -53,6 +57,7 @@ def uninstall(entry: engine.Entry) -> None:
         tool = _state["tool"]
         if tool is not None:
             _mon.set_local_events(tool, entry.ref.code, 0)
+        _hooked.pop(entry.ref.code, None)
         for frame in [f for f in _pending if f.f_code is entry.ref.code]:
             _pending.pop(frame, None)
 
@@ -71,53 +76,68 @@ def shutdown() -> None:
         _pending.clear()
 
 
-def _params(frame: Any, entry: engine.Entry) -> tuple[tuple, Any]:
-    """Arguments in signature order: positional, ``*args`` items, keyword-only, ``**kwargs``."""
+def _arguments_reader(entry: engine.Entry) -> Callable[[dict], tuple[tuple, Any]]:
+    """A function from a frame's locals to ``(params, target)``, generated once per hook.
+
+    Arguments come in signature order: positional, ``*args`` items, keyword-only, ``**kwargs``.
+    The reader is straight-line code naming each argument (names are the code object's own
+    identifiers), because it runs on every call of the hooked function.
+    """
     code = entry.ref.code
-    local = frame.f_locals
     names = code.co_varnames
     argc, kwonly = code.co_argcount, code.co_kwonlyargcount
-    values = [local.get(n) for n in names[:argc]]
+    items = [f"get({name!r})" for name in names[:argc]]
     extra = argc + kwonly
     if code.co_flags & 0x04:  # *args
-        values.extend(local.get(names[extra]) or ())
+        items.append(f"*(get({names[extra]!r}) or ())")
         extra += 1
-    values.extend(local.get(n) for n in names[argc : argc + kwonly])
+    items += [f"get({name!r})" for name in names[argc : argc + kwonly]]
     if code.co_flags & 0x08:  # **kwargs
-        values.append(local.get(names[extra]))
-    target = None
-    if entry.ref.has_target and values:
-        target = values.pop(0)
-    return tuple(values), target
+        items.append(f"get({names[extra]!r})")
+    if entry.ref.has_target and argc:
+        result = f"{_tuple_source(items[1:])}, {items[0]}"
+    elif entry.ref.has_target:  # self arrives inside *args
+        result = f"{_tuple_source(items)}[1:], ({_tuple_source(items)} or (None,))[0]"
+    else:
+        result = f"{_tuple_source(items)}, None"
+    source = f"def read(local):\n    get = local.get\n    return {result}\n"
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # noqa: S102 - generated from identifiers only
+    return namespace["read"]
+
+
+def _tuple_source(items: list[str]) -> str:
+    return f"({', '.join(items)},)" if items else "()"
 
 
 def _on_start(code: Any, offset: int) -> None:
-    entry = engine._entries.get(code)
-    if entry is None or not entry.listeners:
+    hooked = _hooked.get(code)
+    if hooked is None:
         return
-    frame = sys._getframe(1)
+    entry, read_arguments = hooked
+    if not entry.listeners or engine.suppressed():
+        return
+    frame = _getframe(1)
     if frame in _pending:
         return
     try:
-        params, target = _params(frame, entry)
+        params, target = read_arguments(frame.f_locals)
     except Exception:
         return
-    state = engine.call_enter(entry, params, target)
-    if state is not None:
-        _pending[frame] = state
+    _pending[frame] = engine.call_enter(entry, params, target)
 
 
 def _on_return(code: Any, offset: int, retval: Any) -> None:
     if not _pending:
         return
-    state = _pending.pop(sys._getframe(1), None)
+    state = _pending.pop(_getframe(1), None)
     if state is not None:
         engine.call_exit(state, retval, None)
 
 
 def _on_unwind(code: Any, offset: int, exc: BaseException) -> None:
-    if not _pending or code not in engine._entries:
+    if not _pending or code not in _hooked:
         return
-    state = _pending.pop(sys._getframe(1), None)
+    state = _pending.pop(_getframe(1), None)
     if state is not None:
         engine.call_exit(state, None, exc)

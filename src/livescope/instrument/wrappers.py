@@ -47,8 +47,8 @@ def _split(entry: engine.Entry, signature: inspect.Signature, args: tuple, kwarg
 def _make_wrapper(entry: engine.Entry, func: Any) -> Any:
     signature = inspect.signature(func)
 
-    def enter(args: tuple, kwargs: dict) -> tuple | None:
-        if not entry.listeners:
+    def enter(args: tuple, kwargs: dict) -> tuple | None:  # None: this call is not watched
+        if not entry.listeners or engine.suppressed():
             return None
         return engine.call_enter(entry, *_split(entry, signature, args, kwargs))
 
