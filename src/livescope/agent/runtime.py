@@ -45,6 +45,8 @@ class Agent:
         loopback_exempt: bool = True,
         keep_alive: bool = False,
         allow_insecure_remote: bool = False,
+        mesh: str | Sequence[str] | None = None,
+        app: str | None = None,
     ) -> None:
         if host not in LOCAL_HOSTS and password is None and not allow_insecure_remote:
             raise ValueError(
@@ -68,6 +70,9 @@ class Agent:
         self._sessions: Any = None
         self._stopping = False
         self._stopped = threading.Event()
+        self.mesh_urls = _mesh_urls(mesh)
+        self.app = app
+        self.mesh: Any = None  # the MeshLink, once started
 
     # -- AgentView -------------------------------------------------------------------------------
 
@@ -148,6 +153,8 @@ class Agent:
             ready.set()
             return
         ready.set()
+        if self.mesh_urls:
+            loop.create_task(self._start_mesh())
         try:
             loop.run_forever()
         finally:
@@ -155,11 +162,24 @@ class Agent:
             loop.close()
             self._stopped.set()
 
+    async def _start_mesh(self) -> None:
+        try:
+            from livescope.agent.meshlink import MeshLink, default_app
+
+            self.mesh = MeshLink(self, self.mesh_urls, self.app or default_app())
+            self.mesh.start()
+        except Exception:
+            import logging
+
+            logging.getLogger("livescope.agent").exception("livescope: mesh link not started")
+
     async def _shutdown(self) -> None:
         """Sessions closed, hooks removed, server closed, then the loop ends (in that order)."""
         try:
             if self._server is not None:
                 await self._server.close()
+            if self.mesh is not None:
+                await self.mesh.close()
             await self._close_sessions()
             _reset_instrumentation()
         except Exception:
@@ -195,6 +215,17 @@ def _reset_instrumentation() -> None:
         engine.reset(None)
 
 
+def _mesh_urls(mesh: str | Sequence[str] | None) -> list[str]:
+    """The mesh URLs to connect to: ``mesh`` (checked), else ``LIVESCOPE_MESH``; ``""`` = none."""
+    if mesh is None and not os.environ.get("LIVESCOPE_MESH"):
+        return []
+    from livescope.agent import meshlink
+
+    if mesh is None:
+        return meshlink.from_environment() or []
+    return meshlink.parse_urls(mesh) if mesh else []
+
+
 def _forget(agent: Agent) -> None:
     global _agent
     with _lock:
@@ -206,7 +237,8 @@ def start(
     host: str = "127.0.0.1", port: int = 8563, password: str | None = None, **options: Any
 ) -> Agent:
     """Start the agent (or return the running one). Options: ``username``, ``loopback_exempt``,
-    ``keep_alive``, ``allow_insecure_remote``; see :class:`Agent`."""
+    ``keep_alive``, ``allow_insecure_remote``, ``mesh`` and ``app`` (see
+    :mod:`livescope.agent.meshlink`); see :class:`Agent`."""
     global _agent
     with _lock:
         if _agent is not None and _agent.running:

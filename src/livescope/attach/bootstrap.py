@@ -27,7 +27,7 @@ from livescope import __version__
 AGENT_PACKAGES = ("livescope", "h11", "wsproto")
 
 BOOT_TEMPLATE = """\
-def _livescope_boot(agent_path, status_path, host, port, password):
+def _livescope_boot(agent_path, status_path, host, port, password, options=None):
     import json, os, sys, traceback
     try:
         os.unlink(__file__)  # run once, even if a bootstrap thread of an earlier attach wakes
@@ -43,7 +43,7 @@ def _livescope_boot(agent_path, status_path, host, port, password):
         if added:
             sys.path.append(agent_path)
         import livescope
-        livescope.start(host=host, port=port, password=password)
+        livescope.start(host=host, port=port, password=password, **(options or {}))
         result.update(ok=True, host=host, port=port, version=livescope.__version__)
     except BaseException as exc:
         result.update(ok=False, error="%s: %s" % (type(exc).__name__, exc),
@@ -145,9 +145,16 @@ class Bootstrap:
 
 
 def prepare(
-    pid: int, *, host: str, port: int, password: str | None, target_uid: int
+    pid: int,
+    *,
+    host: str,
+    port: int,
+    password: str | None,
+    target_uid: int,
+    options: dict[str, str] | None = None,
 ) -> tuple[Path, Bootstrap]:
-    """Write the boot script for ``pid``; return the agent path directory and the bootstrap."""
+    """Write the boot script for ``pid``; return the agent path directory and the bootstrap.
+    ``options`` are more keyword arguments of ``livescope.start`` (plain strings: ``mesh``)."""
     root = agent_path()
     status_dir = Path(tempfile.mkdtemp(prefix=f"livescope-status-{pid}-"))
     if os.geteuid() == 0 and target_uid != 0:
@@ -156,7 +163,7 @@ def prepare(
     status_path = status_dir / "status.json"
     boot_path = root / f"boot-{pid}.py"
     partial = root / f".boot-{pid}.{os.getpid()}"
-    call = (str(root), str(status_path), host, port, password)
+    call = (str(root), str(status_path), host, port, password, options or {})
     partial.write_text(BOOT_TEMPLATE + f"\n\n_livescope_boot{call!r}\n")
     partial.chmod(0o644)
     os.replace(partial, boot_path)

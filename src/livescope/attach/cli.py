@@ -18,6 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=10.0, help="seconds to wait for the agent (default 10)"
     )
     parser.add_argument(
+        "--mesh",
+        metavar="URL",
+        help="also connect the agent to this mesh (ws://host:6790/livescope)",
+    )
+    parser.add_argument("--app", help="the app name the agent gives the mesh (default: program)")
+    parser.add_argument(
         "--unsafe",
         action="store_true",
         help="run the bootstrap on a hijacked thread (only for a target whose GIL is held forever)",
@@ -35,11 +41,15 @@ def run(args: argparse.Namespace) -> int:
             password=args.password,
             timeout=args.timeout,
             unsafe=args.unsafe,
+            mesh=args.mesh,
+            app=args.app,
         )
     except AttachError as exc:
         print(f"livescope attach: {exc}", file=sys.stderr)
         return 1
     verb = "agent started" if address.started else "agent already running"
+    if args.mesh and not address.started:
+        print("the running agent keeps its settings: --mesh not applied", file=sys.stderr)
     if args.no_console:
         print(address.url)
         print(f"{verb} in process {address.pid}", file=sys.stderr)

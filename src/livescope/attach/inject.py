@@ -183,8 +183,12 @@ def attach(
     password: str | None = None,
     timeout: float = 10.0,
     unsafe: bool = False,
+    mesh: str | None = None,
+    app: str | None = None,
 ) -> AgentAddress:
-    """Start the agent in process ``pid`` (or find the one already there) and return its address."""
+    """Start the agent in process ``pid`` (or find the one already there) and return its address;
+    with ``mesh``, the new agent also connects to that mesh as ``app``."""
+    options = _mesh_options(mesh, app)
     info = check_target(pid)
     existing = find_agent(info)
     if existing:
@@ -196,7 +200,7 @@ def attach(
     chosen = choose_port(host, port)
     try:
         root, boot = bootstrap.prepare(
-            pid, host=host, port=chosen, password=password, target_uid=info.uid
+            pid, host=host, port=chosen, password=password, target_uid=info.uid, options=options
         )
     except (OSError, RuntimeError) as exc:
         raise AttachError(f"cannot prepare the bootstrap: {exc}") from None
@@ -223,6 +227,19 @@ def attach(
         return address
     finally:
         boot.cleanup()
+
+
+def _mesh_options(mesh: str | None, app: str | None) -> dict[str, str]:
+    """``livescope.start`` keywords for the mesh link, the URL checked before anything runs."""
+    if not mesh:
+        return {}
+    from livescope.agent.meshlink import parse_urls
+
+    try:
+        parse_urls(mesh)
+    except ValueError as exc:
+        raise AttachError(f"--mesh: {exc}") from None
+    return {"mesh": mesh, **({"app": app} if app else {})}
 
 
 def forget(pid: int) -> None:

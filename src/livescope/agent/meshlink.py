@@ -1,0 +1,320 @@
+"""The agent as a mesh client: a fleet of processes diagnosed through one gateway.
+
+Started by ``livescope.start(mesh="ws://host:6790/livescope", app="checkout")``, by ``livescope
+attach PID --mesh URL [--app NAME]``, or by ``livescope.start()`` with ``LIVESCOPE_MESH`` (and
+``LIVESCOPE_APP``) in the environment. The link is a WebSocket client (wsproto) on the agent's
+own loop and thread: it never blocks the program, reconnects with backoff when the node goes
+away, and ``livescope.stop()`` closes it.
+
+The exchange works with a node's *default* hooks, under which a client can only send frames
+(each is pushed as ``{"frame": {...}}`` to the queue topic named by the client's path, stamped
+with its client id ``c``) and a back end does everything else. Every message is a JSON text
+message marked ``"livescope": 1`` (shapes in :mod:`livescope.agent.meshwire`)::
+
+    agent -> the queue topic of its path (/livescope -> "livescope"), read with queue.pop
+      {"livescope":1, "kind":"hello", "agent":INFO}
+          on connecting, and again after 5, 10, 20 ... 300 s until welcomed;
+          with "id": ID when it answers a discover
+      {"livescope":1, "kind":"reply", "id":ID, "client":C, "body":REPLY}
+          the answer to request ID; a reply over 128 KiB comes as parts
+          {"livescope":1, "kind":"reply", "id":ID, "client":C, "part":[i, n], "data":SLICE}
+          whose slices, joined, are REPLY's JSON text
+
+    back end -> agent, by mesh.send to its client id or mesh.publish to its channels
+      {"livescope":1, "kind":"welcome", "client":C}
+          sent by the back end that read the hello, once it has run
+          conn.call set_context [INFO] and conn.call subscribe [TOPIC, "TOPIC.app.APP"]
+      {"livescope":1, "kind":"discover", "id":ID}
+      {"livescope":1, "kind":"request", "id":ID, "body":API}
+          API is any body ``POST /api`` takes; it runs through the same API handler (and the
+          same sessions) as HTTP requests. A request id seen before is not run again.
+
+    INFO = {"app", "host", "pid", "python", "version", "api", "started"}
+
+Anything else (other kinds, non-JSON text) is ignored. The agent trusts whoever can drive it
+through the node, exactly as it trusts ``POST /api`` callers: protect the node's API with
+``--token`` (end-user clients cannot reach an agent: under the default hooks their frames go
+to queue topics only). A reply finished while the link is down waits (bounded) and is sent
+after the reconnect, under the new client id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import json
+import logging
+import os
+import platform
+import random
+import socket
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import livescope
+from livescope.agent import meshwire as wire
+from livescope.agent.wsclient import ClientWebSocket, WebSocketError, check_url
+
+if TYPE_CHECKING:
+    from livescope.agent.runtime import Agent
+
+log = logging.getLogger("livescope.agent.mesh")
+
+ENV_MESH = "LIVESCOPE_MESH"
+ENV_APP = "LIVESCOPE_APP"
+CONNECT_TIMEOUT = 5.0
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 10.0
+STABLE_SECONDS = 10.0  # a link that lived this long resets the backoff
+PING_EVERY = 15.0  # a node drops clients silent for 60 s
+SILENT_LIMIT = 45.0  # nothing heard (not even a pong) this long: the link is dead
+HELLO_REPEAT = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
+MAX_IN_FLIGHT = 16
+OUTBOX_BYTES = 8 * 1024 * 1024
+REMEMBERED_IDS = 1024
+CLOSE_GRACE = 2.0
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
+
+
+def parse_urls(mesh: str | Sequence[str]) -> list[str]:
+    """One URL, several separated by commas, or a list; ValueError names a bad one."""
+    items = mesh.split(",") if isinstance(mesh, str) else list(mesh)
+    urls = [url.strip() for url in items if url and url.strip()]
+    if not urls:
+        raise ValueError("mesh needs at least one ws:// or wss:// URL")
+    for url in urls:
+        check_url(url)
+    return urls
+
+
+def default_app() -> str:
+    """``LIVESCOPE_APP``, else the program's name (``checkout.py`` -> ``checkout``)."""
+    name = os.environ.get(ENV_APP, "").strip()
+    if name:
+        return name
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return os.path.splitext(program)[0] or "python"
+
+
+def from_environment() -> list[str] | None:
+    """The URLs in ``LIVESCOPE_MESH``, if set; a bad value is logged and ignored, since the
+    program did not ask for it and must not fail because of it."""
+    value = os.environ.get(ENV_MESH, "").strip()
+    if not value:
+        return None
+    try:
+        return parse_urls(value)
+    except ValueError as exc:
+        log.warning("livescope: ignoring %s: %s", ENV_MESH, exc)
+        return None
+
+
+def agent_info(agent: Agent, app: str) -> dict[str, Any]:
+    host = socket.gethostname()
+    api_host = host if agent.host in WILDCARD_HOSTS else agent.host
+    if ":" in api_host:
+        api_host = f"[{api_host}]"
+    return {
+        "app": app,
+        "host": host,
+        "pid": agent.pid,
+        "python": platform.python_version(),
+        "version": livescope.__version__,
+        "api": f"http://{api_host}:{agent.port}",
+        "started": agent.start_time,
+    }
+
+
+class MeshLink:
+    """The agent's connection to a mesh: hello, requests in, replies out, reconnects."""
+
+    def __init__(self, agent: Agent, urls: Sequence[str], app: str) -> None:
+        self.agent = agent
+        self.urls = list(urls)
+        self.app = app
+        self.info = agent_info(agent, app)
+        self.client_id: str | None = None
+        self.welcomed = False
+        self._ws: ClientWebSocket | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
+        self._handler: Any = None
+        self._requests: set[asyncio.Task[None]] = set()
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._outbox: collections.deque[tuple[str, str]] = collections.deque()
+        self._outbox_bytes = 0
+        self._flushing = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and not self._ws.closed
+
+    def start(self) -> None:
+        """Begin connecting (on the agent's running loop); returns at once."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        """Let replies in flight go out (briefly), then close the connection for good."""
+        self._closing.set()
+        if self._requests:
+            await asyncio.wait(list(self._requests), timeout=CLOSE_GRACE)
+        for task in list(self._requests):
+            task.cancel()
+        ws = self._ws
+        if ws is not None:
+            await ws.close(1000, "agent stopped")
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    # -- the connection loop ------------------------------------------------------------------
+    async def _run(self) -> None:
+        delay = BACKOFF_FIRST
+        attempt = 0
+        loop = asyncio.get_running_loop()
+        while not self._closing.is_set():
+            url = self.urls[attempt % len(self.urls)]
+            attempt += 1
+            began = loop.time()
+            try:
+                ws = await ClientWebSocket.connect(url, CONNECT_TIMEOUT)
+            except WebSocketError as exc:
+                level = logging.WARNING if attempt == 1 else logging.DEBUG
+                log.log(level, "livescope: mesh %s unreachable (%s); retrying", url, exc)
+            else:
+                log.info("livescope: connected to mesh %s", url)
+                try:
+                    await self._serve(ws)
+                except WebSocketError:
+                    pass
+                except Exception:  # a bug here must not end the link, nor reach the program
+                    log.exception("livescope: mesh link failed")
+                finally:
+                    self._ws = None
+                    await ws.close(1000, "")
+                if self._closing.is_set():
+                    return
+                log.warning("livescope: lost mesh %s; reconnecting", url)
+                if loop.time() - began >= STABLE_SECONDS:
+                    delay = BACKOFF_FIRST
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), delay * random.uniform(0.75, 1.25))
+            delay = min(delay * 2, BACKOFF_MAX)
+
+    async def _serve(self, ws: ClientWebSocket) -> None:
+        self._ws = ws
+        self.client_id = None
+        self.welcomed = False
+        await ws.send_text(wire.encode(wire.HELLO, agent=self.info))
+        helpers = [
+            asyncio.ensure_future(self._keep_alive(ws)),
+            asyncio.ensure_future(self._repeat_hello(ws)),
+            asyncio.ensure_future(self._flush()),
+        ]
+        try:
+            while True:
+                text = await ws.receive()
+                if text is None:
+                    return
+                message = wire.decode(text)
+                if message is not None:
+                    await self._on_message(ws, message)
+        finally:
+            for task in helpers:
+                task.cancel()
+
+    async def _keep_alive(self, ws: ClientWebSocket) -> None:
+        loop = asyncio.get_running_loop()
+        while not ws.closed:
+            await asyncio.sleep(PING_EVERY)
+            if loop.time() - ws.last_received > SILENT_LIMIT:
+                await ws.close(1001, "node silent")
+                return
+            with contextlib.suppress(WebSocketError):
+                await ws.ping()
+
+    async def _repeat_hello(self, ws: ClientWebSocket) -> None:
+        """A hello can be lost (a back end read it and died); say it again until welcomed."""
+        for delay in itertools.chain(HELLO_REPEAT, itertools.repeat(HELLO_REPEAT[-1])):
+            await asyncio.sleep(delay)
+            if self.welcomed or ws.closed:
+                return
+            with contextlib.suppress(WebSocketError):
+                await ws.send_text(wire.encode(wire.HELLO, agent=self.info))
+
+    # -- incoming -----------------------------------------------------------------------------
+    async def _on_message(self, ws: ClientWebSocket, message: dict[str, Any]) -> None:
+        kind = message["kind"]
+        if kind == wire.WELCOME:
+            client = message.get("client")
+            self.client_id = str(client) if client is not None else None
+            self.welcomed = True
+        elif kind == wire.DISCOVER:
+            with contextlib.suppress(WebSocketError):
+                await ws.send_text(wire.encode(wire.HELLO, id=message.get("id"), agent=self.info))
+        elif kind == wire.REQUEST:
+            self._accept(message)
+
+    def _accept(self, message: dict[str, Any]) -> None:
+        request_id = str(message.get("id"))
+        if request_id in self._seen:
+            return  # a back end resent it after a reconnect: it runs once
+        self._seen[request_id] = None
+        while len(self._seen) > REMEMBERED_IDS:
+            self._seen.popitem(last=False)
+        if len(self._requests) >= MAX_IN_FLIGHT:
+            busy = {"state": "REFUSED", "message": f"{MAX_IN_FLIGHT} mesh requests are running"}
+            self._queue_reply(request_id, busy)
+            return
+        task = asyncio.ensure_future(self._answer(request_id, message.get("body")))
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
+
+    async def _answer(self, request_id: str, body: Any) -> None:
+        if not isinstance(body, dict):
+            reply = {"state": "FAILED", "message": "a mesh request needs an API body (object)"}
+        else:
+            try:
+                reply = await self._api().handle(json.dumps(body).encode(), "mesh", None)
+            except Exception as exc:  # handle() answers every error itself; this is a bug
+                log.exception("livescope: mesh request failed")
+                reply = {"state": "FAILED", "message": f"process mesh request failed: {exc}"}
+        self._queue_reply(request_id, reply)
+        await self._flush()
+
+    def _api(self) -> Any:
+        if self._handler is None:
+            from livescope.agent.api import ApiHandler
+
+            self._handler = ApiHandler(self.agent)
+        return self._handler
+
+    # -- outgoing -----------------------------------------------------------------------------
+    def _queue_reply(self, request_id: str, reply: dict[str, Any]) -> None:
+        text = wire.body_text(reply)
+        self._outbox.append((request_id, text))
+        self._outbox_bytes += len(text)
+        while self._outbox_bytes > OUTBOX_BYTES and len(self._outbox) > 1:
+            _, dropped = self._outbox.popleft()  # the oldest waited longest: its asker gave up
+            self._outbox_bytes -= len(dropped)
+
+    async def _flush(self) -> None:
+        """Send the waiting replies in order; whatever cannot be sent waits for the next link."""
+        async with self._flushing:
+            while self._outbox:
+                ws = self._ws
+                if ws is None or ws.closed:
+                    return
+                request_id, text = self._outbox[0]
+                try:
+                    for message in wire.reply_messages(request_id, self.client_id, text):
+                        await ws.send_text(message)
+                except WebSocketError:
+                    return
+                if self._outbox and self._outbox[0][0] == request_id:
+                    self._outbox.popleft()
+                    self._outbox_bytes -= len(text)
