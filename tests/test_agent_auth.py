@@ -8,37 +8,18 @@ same checks run from loopback with the loopback exemption switched off.
 from __future__ import annotations
 
 import base64
-import socket
-import subprocess
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from livescope.agent.auth import COOKIE_SESSIONS, Authenticator
+from support.network import non_loopback_ipv4
 from support.targets import Target
 
 PASSWORD = "s3cret pass:word"
 VERSION = b'{"action":"exec","command":"version"}'
 IDLE = "import time\nwhile True:\n    time.sleep(0.5)\n"
-
-
-def non_loopback_ipv4() -> str | None:
-    try:
-        out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    for address in out.split():
-        if "." in address and not address.startswith("127."):
-            try:
-                with socket.create_connection((address, 9), timeout=0.2):
-                    pass
-            except ConnectionRefusedError:
-                return address  # reachable: the kernel answered for it
-            except OSError:
-                continue
-            return address
-    return None
 
 
 REMOTE = non_loopback_ipv4()

@@ -284,7 +284,14 @@ def test_no_path_traversal(target: Target, path: str) -> None:
     assert status.startswith("HTTP/1.1 404"), (status, body[:100])
 
 
-def test_websocket_without_terminal_closes_1011(target: Target) -> None:
+def test_websocket_without_terminal_closes_1011(make_target) -> None:
+    # a build without the terminal module (here: blocked from importing) refuses politely
+    target = make_target(
+        "import sys, time\nsys.modules['livescope.agent.terminal'] = None\n"
+        "print('BLOCKED', flush=True)\nwhile True: time.sleep(0.5)\n"
+    )
+    target.wait_for_output("BLOCKED")
+
     async def connect() -> websockets.ConnectionClosed:
         async with websockets.connect(f"ws://127.0.0.1:{target.port}/ws") as ws:
             with pytest.raises(websockets.ConnectionClosed) as closed:

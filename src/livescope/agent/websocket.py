@@ -1,8 +1,8 @@
 """The ``/ws`` WebSocket (wsproto): the classic xterm-style terminal of reference §10.
 
 The upgrade is accepted here and text frames are handed to ``livescope.agent.terminal`` when
-that module exists (``serve_terminal(agent, send_text, receive)``); without it the socket is
-closed with code 1011. A ping goes out whenever nothing was written for 10 seconds, as Arthas
+that module exists (``serve_terminal(agent, send_text, receive, query)``); without it the
+socket is closed with code 1011. A ping goes out whenever nothing was written for 10 seconds, as Arthas
 does, so idle terminals survive proxies.
 """
 
@@ -140,7 +140,7 @@ async def serve_websocket(
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(reading), 2.0)
             return
-        await terminal.serve_terminal(agent, socket.send_text, socket.receive())
+        await terminal.serve_terminal(agent, socket.send_text, socket.receive(), request.query)
         await socket.close(1000, "bye")
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(reading), 2.0)
