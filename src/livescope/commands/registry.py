@@ -8,6 +8,7 @@ first lookup, not when the agent starts, so an idle agent stays small.
 from __future__ import annotations
 
 import importlib
+import threading
 
 from livescope.commands.base import Command
 
@@ -23,18 +24,23 @@ COMMAND_MODULES = (
 )
 
 _commands: dict[str, type[Command]] | None = None
+# The program's thread may register a plugin while the agent thread makes the first lookup; without
+# the lock both would build the table and the later one would drop the other's registration.
+_build_lock = threading.Lock()
 
 
 def all_commands() -> dict[str, type[Command]]:
     """Every registered command by name, in the order the modules declare them."""
     global _commands
     if _commands is None:
-        found: dict[str, type[Command]] = {}
-        for module_name in COMMAND_MODULES:
-            module = importlib.import_module(module_name)
-            for cls in getattr(module, "COMMANDS", ()):
-                found[cls.name] = cls
-        _commands = found
+        with _build_lock:
+            if _commands is None:
+                found: dict[str, type[Command]] = {}
+                for module_name in COMMAND_MODULES:
+                    module = importlib.import_module(module_name)
+                    for cls in getattr(module, "COMMANDS", ()):
+                        found[cls.name] = cls
+                _commands = found
     return _commands
 
 
