@@ -153,3 +153,52 @@ def test_session_flow_on_every_python(make_target, any_python: str) -> None:
     reply = target.exec("forever", execTimeout=300)
     assert reply["state"] == "INTERRUPTED" and reply["body"]["jobStatus"] == "TERMINATED"
     assert s.call("close_session") == {"state": "SUCCEEDED"}
+
+
+HANDOFF_FULL = {
+    "type": "message",
+    "jobId": 0,
+    "message": "result queue is full: 10, current job was interrupted.",
+}
+
+
+def test_handoff_queue_full_for_100_ms_interrupts_the_job(session: ApiSession) -> None:
+    # `stall` holds the agent's loop (the distributor) for 0.6 s while it emits 30 messages:
+    # 10 fit the hand-off queue, the 11th waits 100 ms in vain, the oldest is dropped for the
+    # notice and the job is interrupted before it emits the rest.
+    job = session.async_exec("stall 30")["body"]["jobId"]
+    items = session.pull_until(lambda i: i.get("inputStatus") == "ALLOW_INPUT")
+    assert items[:2] == [
+        {"type": "command", "jobId": job, "command": "stall 30", "state": "SCHEDULED"},
+        {"type": "input_status", "jobId": 0, "inputStatus": "ALLOW_INTERRUPT"},
+    ]
+    assert items[2:] == [
+        *({"type": "message", "jobId": job, "message": f"m{n}"} for n in range(1, 10)),
+        HANDOFF_FULL,
+        {"type": "status", "jobId": job, "statusCode": 0},
+        {"type": "input_status", "jobId": 0, "inputStatus": "ALLOW_INPUT"},
+    ]
+
+
+def test_handoff_queue_full_in_exec(target: Target) -> None:
+    reply = target.exec("stall 30")
+    assert reply["state"] == "SUCCEEDED"
+    job = reply["body"]["jobId"]
+    assert reply["body"]["results"] == [
+        *({"type": "message", "jobId": job, "message": f"m{n}"} for n in range(1, 10)),
+        HANDOFF_FULL,
+        {"type": "status", "jobId": job, "statusCode": 0},
+    ]
+
+
+def test_handoff_queue_holds_a_short_stall(target: Target) -> None:
+    # Ten results fit while the loop is busy: nothing is lost and the job is not interrupted.
+    results = target.results("stall 10")
+    assert [i.get("message") for i in results[:-1]] == [f"m{n}" for n in range(10)]
+    assert results[-1]["statusCode"] == 0
+
+
+def test_handoff_back_pressure_loses_nothing(target: Target) -> None:
+    # A job emitting as fast as it can waits for the loop instead of growing a queue.
+    results = target.results("chatty 400")
+    assert [i["message"] for i in results[:-1]] == [f"m{n}" for n in range(400)]

@@ -2,7 +2,9 @@
 
 The commands exercise the job machinery without depending on any real command family:
 ``forever`` never ends by itself, ``chatty N [-i SECONDS]`` emits N messages, ``needs`` has a
-required argument, ``boom`` raises.
+required argument, ``boom`` raises, ``stall N`` holds the agent's event loop (the distributor)
+while it emits N messages, and ``unwritable`` / ``unencodable`` emit a result whose conversion to
+JSON raises, or yields something JSON cannot hold (a command bug the API must survive).
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ from typing import Any
 from support.targets import Target
 
 TEST_COMMANDS = """
+import threading
+import time
+from dataclasses import dataclass
+
 from livescope.commands.base import Command, CommandError
 from livescope.commands.registry import register
 from livescope.commands.spec import Argument, Option
+from livescope.model.base import ResultModel
 from livescope.model.common import MessageModel
 
 
@@ -64,9 +71,64 @@ class Boom(Command):
         raise CommandError("it broke", 1)
 
 
+@register
+class Stall(Command):
+    name = "stall"
+    summary = "Hold the agent's event loop for SECONDS while emitting COUNT messages"
+    arguments = (Argument("count", type=int),)
+    options = (Option("seconds", "s", type=float, default=0.6),)
+
+    def run(self, ctx, args):
+        held = threading.Event()
+
+        def hold():
+            held.set()
+            time.sleep(args.seconds)
+
+        ctx.agent.loop.call_soon_threadsafe(hold)
+        held.wait(5)
+        for i in range(args.count):
+            if ctx.interrupted:
+                return
+            ctx.emit(MessageModel(message=f"m{i}"))
+
+
+@dataclass(kw_only=True)
+class UnwritableModel(ResultModel):
+    type = "unwritable"
+
+    def to_wire(self):
+        raise RuntimeError("this model cannot be written")
+
+
+@dataclass(kw_only=True)
+class UnencodableModel(ResultModel):
+    type = "unencodable"
+
+    def to_wire(self):
+        return {"type": self.type, "jobId": self.job_id, "value": object()}
+
+
+@register
+class Unwritable(Command):
+    name = "unwritable"
+    summary = "Emit a result whose to_wire raises"
+
+    def run(self, ctx, args):
+        ctx.emit(UnwritableModel())
+
+
+@register
+class Unencodable(Command):
+    name = "unencodable"
+    summary = "Emit a result holding a value JSON cannot encode"
+
+    def run(self, ctx, args):
+        ctx.emit(UnencodableModel())
+
+
 # The agent listens before this module body has run; tests wait for this line.
 print("test commands registered", flush=True)
-import time
 while True:
     time.sleep(1)
 """

@@ -2,9 +2,15 @@
 
 A job is the :class:`~livescope.commands.base.CommandContext` its command sees. The command runs
 in a daemon thread named ``livescope-job-N``; everything it emits (from that thread or from hook
-threads) is queued under a lock and handed to the event loop with ``call_soon_threadsafe``, where
-the job's *sink* (the session's consumers, or an ``exec`` response buffer) receives it. Exactly
-one ``status`` item ends every job, and nothing is delivered after it.
+threads) goes into a hand-off queue of 10 slots that the event loop drains (woken with
+``call_soon_threadsafe``) into the job's *sink*: the session's consumers, or an ``exec`` response
+buffer. Exactly one ``status`` item ends every job, and nothing is delivered after it.
+
+The hand-off is bounded, as Arthas's distributor queue is, so a job that produces faster than the
+loop distributes cannot grow memory without limit: an emit waits for a free slot, and if the queue
+stays full for 100 ms (the loop is stuck) the oldest pending item is dropped, the new one is lost
+and the job is interrupted with a ``message`` saying so. An emit never waits once the job has been
+interrupted, and never on the loop thread itself (which is the one that would free the slot).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import contextlib
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -21,7 +28,7 @@ from livescope.commands import registry
 from livescope.commands.base import AgentView, Command, CommandError
 from livescope.commands.cmdline import CommandLine, parse_command_line
 from livescope.commands.spec import ARGUMENT_ERROR, ArgumentError, parse_args
-from livescope.model.common import StatusModel
+from livescope.model.common import MessageModel, StatusModel
 
 if TYPE_CHECKING:
     from livescope.agent.sessions import Session
@@ -33,6 +40,10 @@ STOPPED = "STOPPED"
 TERMINATED = "TERMINATED"
 
 Sink = Callable[["ResultModel"], None]
+
+HANDOFF_SLOTS = 10
+HANDOFF_WAIT = 0.1
+HANDOFF_FULL_MESSAGE = f"result queue is full: {HANDOFF_SLOTS}, current job was interrupted."
 
 
 class JobCreationError(Exception):
@@ -95,6 +106,7 @@ class Job:
         self._on_end = on_end
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)  # notified when the loop takes the pending
         self._pending: deque[ResultModel] = deque()
         self._closed = False  # no more emits accepted (the status item is queued)
         self._interrupted = False
@@ -189,10 +201,40 @@ class Job:
         with self._lock:
             if self._closed:
                 return
+            if len(self._pending) >= HANDOFF_SLOTS and not self._wait_for_room():
+                self._overflow()
+                return
             first = not self._pending
             self._pending.append(model)
         if first:
             self._post(self._drain)
+
+    def _wait_for_room(self) -> bool:
+        """With the lock held and the queue full: wait up to 100 ms for the loop to drain it."""
+        if self._stop.is_set() or self._on_loop_thread():
+            return False
+        deadline = time.monotonic() + HANDOFF_WAIT
+        while len(self._pending) >= HANDOFF_SLOTS and not self._closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._room.wait(remaining)
+        return not self._closed
+
+    def _overflow(self) -> None:
+        """With the lock held: the new item is lost; if the job was still running, the oldest
+        pending item gives way to a notice and the job is interrupted."""
+        if self._closed or self._stop.is_set():
+            return
+        self._pending.popleft()
+        self._pending.append(MessageModel(message=HANDOFF_FULL_MESSAGE))
+        self.interrupt()
+
+    def _on_loop_thread(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
 
     def _post(self, callback: Callable[[], None]) -> None:
         with contextlib.suppress(RuntimeError):  # loop closed: the agent is gone
@@ -200,11 +242,10 @@ class Job:
 
     # --- loop side again ------------------------------------------------------------------
     def _drain(self) -> None:
-        while True:
-            with self._lock:
-                if not self._pending:
-                    return
-                model = self._pending.popleft()
+        with self._lock:
+            taken, self._pending = self._pending, deque()
+            self._room.notify_all()
+        for model in taken:
             self._sink(model)
 
     def _ended(self) -> None:
