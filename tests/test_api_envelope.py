@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from support.api_target import ApiSession, start_api_target
@@ -86,3 +87,52 @@ def test_item_18_unknown_fields_ignored(target: Target) -> None:
         {"action": "exec", "command": "needs z", "jobId": 7, "operator": {"a": 1}, "extra": None}
     )
     assert reply["state"] == "SUCCEEDED"
+
+
+def test_unexpected_exception_in_an_action_is_failed(target: Target) -> None:
+    # Reference §4.9: a result the action cannot write raises inside exec / pull_results.
+    reply = target.exec("unwritable", requestId="r7")
+    assert reply == {
+        "state": "FAILED",
+        "message": "process http api request failed: this model cannot be written",
+        "requestId": "r7",
+    }
+    session = ApiSession(target)
+    session.welcome()
+    assert session.async_exec("unwritable")["state"] == "SCHEDULED"
+    reply = session.call("pull_results", consumerId=session.consumer_id)
+    assert reply["state"] == "FAILED"
+    assert reply["message"] == "process http api request failed: this model cannot be written"
+    assert target.exec("needs ok")["state"] == "SUCCEEDED"  # the agent carries on
+
+
+def test_unexpected_crash_in_the_handler_is_http_500(target: Target) -> None:
+    # Reference §1: a reply that cannot be encoded crashes the handler itself.
+    response = httpx.post(
+        target.url + "/api", content=b'{"action":"exec","command":"unencodable"}', timeout=30
+    )
+    assert response.status_code == 500
+    assert response.text == "Server error"
+    assert response.headers["connection"] == "close"
+    assert target.exec("needs ok")["state"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,
+        b'{"action":"exec","command":"version","execTimeout":NaN}',
+        b'{"action":"exec","command":"version","execTimeout":1e999}',
+        b'{"action":"exec","command":"version","execTimeout":"-Infinity"}',
+    ],
+    ids=["deeply-nested", "nan-timeout", "infinite-timeout", "infinite-string-timeout"],
+)
+def test_odd_json_is_a_parse_failure(target: Target, body: bytes) -> None:
+    reply = target.api(body)
+    assert reply["state"] == "FAILED"
+    assert reply["message"].startswith("Process request error: parse request failed: ")
+
+
+def test_huge_exec_timeout_is_just_long(target: Target) -> None:
+    reply = target.api({"action": "exec", "command": "needs x", "execTimeout": 10**30})
+    assert reply["state"] == "SUCCEEDED" and reply["body"]["timeExpired"] is False

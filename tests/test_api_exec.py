@@ -177,3 +177,34 @@ def test_item_33_exec_sc_without_pattern(target: Target) -> None:
             "message": "The argument 'class-pattern' is required",
         }
     ]
+
+
+def test_exec_background_job_leaves_the_session_free(target: Target) -> None:
+    # `exec "C &"`: the request still returns C's results, but the job is a background job, so
+    # while it runs the session has no foreground job and takes other commands.
+    session = ApiSession(target)
+    session.welcome()
+    replies: dict = {}
+    thread = threading.Thread(
+        target=lambda: replies.update(exec=session.call("exec", command="chatty 3 -i 1 &"))
+    )
+    thread.start()
+    items = session.pull_until(lambda i: i.get("inputStatus") == "ALLOW_INPUT")
+    assert [i["inputStatus"] for i in items] == ["ALLOW_INTERRUPT", "ALLOW_INPUT"]
+    assert session.call("interrupt_job")["message"] == "no foreground job is running"
+    other = session.async_exec("needs x")
+    assert other["state"] == "SCHEDULED", other
+    assert thread.is_alive(), "the background exec ended before the other command ran"
+    thread.join(10)
+    reply = replies["exec"]
+    assert reply["state"] == "SUCCEEDED" and reply["body"]["timeExpired"] is False
+    assert [i.get("message") for i in reply["body"]["results"]] == ["m0", "m1", "m2", None]
+    assert reply["body"]["results"][-1]["type"] == "status"
+
+
+def test_one_shot_exec_background_job_ends_at_exec_timeout(target: Target) -> None:
+    # Nobody could reach a one-shot background job after the request, so execTimeout ends it.
+    reply = target.exec("forever &", execTimeout=500)
+    assert reply["state"] == "INTERRUPTED"
+    assert reply["body"]["jobStatus"] == "TERMINATED"
+    assert [i["type"] for i in reply["body"]["results"]] == ["message", "status"]

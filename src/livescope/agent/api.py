@@ -8,7 +8,9 @@ worker thread, and every wait (exec polling, long polls) is an asyncio wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,16 +58,15 @@ def _string(name: str, value: Any) -> str | None:
 def _timeout(value: Any) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
-        raise RequestError(f"field 'execTimeout' expects a number, got {json.dumps(value)}")
-    if isinstance(value, (int, float)):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(float(value.strip()))
-        except ValueError:
-            pass
-    raise RequestError(f"field 'execTimeout' expects a number, got {json.dumps(value)[:80]}")
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value.strip())
+    if number is None or not math.isfinite(number):  # NaN and 1e999 are numbers JSON allows
+        raise RequestError(f"field 'execTimeout' expects a number, got {json.dumps(value)[:80]}")
+    return int(number)
 
 
 def parse_request(body: bytes) -> ApiRequest:
@@ -77,6 +78,8 @@ def parse_request(body: bytes) -> ApiRequest:
         data = json.loads(text)
     except ValueError as exc:
         raise RequestError(f"invalid JSON: {exc}") from exc
+    except RecursionError:  # e.g. ten thousand nested arrays
+        raise RequestError("invalid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise RequestError(f"expected a JSON object, got {type(data).__name__}")
     fields = {name: _string(name, data.get(name)) for name in STRING_FIELDS}
@@ -268,49 +271,65 @@ class ApiHandler:
         session.executing = True
         try:
             results: list[ResultModel] = []
-
-            def collect(model: ResultModel) -> None:
-                if len(results) < EXEC_BUFFER:
-                    results.append(model)
-
-            if command is not None:
-                session.history.append(command)
-            try:
-                job = create_job(self.agent, session, command, collect)
-            except JobCreationError as exc:
-                return reply(
-                    "FAILED",
-                    f"Exec command failed:{exc}",
-                    body={"command": command},
-                    sessionId=session.session_id,
-                )
-            timeout_ms = request.exec_timeout
-            if timeout_ms is None or timeout_ms <= 0:
-                timeout_ms = DEFAULT_EXEC_TIMEOUT
-            session.foreground = job
-            session.jobs.add(job)
-            if session.consumers:
-                session.input_status("ALLOW_INTERRUPT")
-            job.start()
-            expired = not await job.wait_done(timeout_ms / 1000)
-            if expired:
-                job.interrupt()
-                await job.wait_done(INTERRUPT_GRACE)
-            body: dict[str, Any] = {
-                "command": command,
-                "jobId": job.job_id,
-                "jobStatus": job.status,
-                "results": [r.to_wire() for r in results],
-                "timeExpired": expired,
-            }
-            if expired:
-                body["timeout"] = timeout_ms
-                return reply(
-                    "INTERRUPTED", TIME_LIMIT_MESSAGE, body=body, sessionId=session.session_id
-                )
-            return reply("SUCCEEDED", body=body, sessionId=session.session_id)
+            job = self._start_exec_job(session, command, results)
+            if not job.background:
+                return await self._finish_exec(request, session, job, results)
+        except JobCreationError as exc:
+            return reply(
+                "FAILED",
+                f"Exec command failed:{exc}",
+                body={"command": command},
+                sessionId=session.session_id,
+            )
         finally:
             session.executing = False
+        # A line ending in `&` runs as a background job: it never holds the session's foreground
+        # slot or command lock, so other commands (and interrupt_job) work on the session while
+        # this request still waits for the job's own results, and ends it at execTimeout.
+        return await self._finish_exec(request, session, job, results)
+
+    def _start_exec_job(self, session: Session, command: str | None, results: list) -> Job:
+        """Create and start an exec job whose results go into ``results`` (≤500 of them)."""
+
+        def collect(model: ResultModel) -> None:
+            if len(results) < EXEC_BUFFER:
+                results.append(model)
+
+        if command is not None:
+            session.history.append(command)
+        job = create_job(self.agent, session, command, collect)
+        session.jobs.add(job)
+        if not job.background:
+            session.foreground = job
+        if session.consumers:
+            session.input_status("ALLOW_INTERRUPT")
+            if job.background:
+                session.input_status("ALLOW_INPUT")
+        job.start()
+        return job
+
+    async def _finish_exec(
+        self, request: ApiRequest, session: Session, job: Job, results: list[ResultModel]
+    ) -> dict[str, Any]:
+        """Wait for the job up to execTimeout (interrupting it then) and build the reply."""
+        timeout_ms = request.exec_timeout
+        if timeout_ms is None or timeout_ms <= 0:
+            timeout_ms = DEFAULT_EXEC_TIMEOUT
+        expired = not await job.wait_done(timeout_ms / 1000)
+        if expired:
+            job.interrupt()
+            await job.wait_done(INTERRUPT_GRACE)
+        body: dict[str, Any] = {
+            "command": request.command,
+            "jobId": job.job_id,
+            "jobStatus": job.status,
+            "results": [r.to_wire() for r in results],
+            "timeExpired": expired,
+        }
+        if expired:
+            body["timeout"] = timeout_ms
+            return reply("INTERRUPTED", TIME_LIMIT_MESSAGE, body=body, sessionId=session.session_id)
+        return reply("SUCCEEDED", body=body, sessionId=session.session_id)
 
     async def _async_exec(self, request: ApiRequest, session: Session) -> dict[str, Any]:
         command = request.command
