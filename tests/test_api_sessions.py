@@ -26,7 +26,10 @@ def target() -> Iterator[Target]:
 
 @pytest.fixture(scope="module")
 def fast_reaper() -> Iterator[Target]:
-    """A target whose 60 s reaper, 5 min consumer and 3 h session timeouts are shortened."""
+    """A target whose 60 s reaper, 5 min consumer and 3 h session timeouts are shortened.
+
+    The session timeout is the ``session-timeout`` option; the variable sets its start value.
+    """
     env = {
         "LIVESCOPE_REAPER_INTERVAL": "0.2",
         "LIVESCOPE_CONSUMER_TIMEOUT": "0.6",
@@ -185,6 +188,19 @@ def test_item_46_pull_returns_soon_after_a_burst(target: Target) -> None:
     assert got["at"] - sent < 0.6
 
 
+def test_item_46_a_burst_comes_back_together(target: Target) -> None:
+    # A pull ends at a short quiet gap, not at the first result: a burst is not one reply each.
+    session = ApiSession(target)
+    session.welcome()
+    job = session.async_exec("chatty 15")["body"]["jobId"]
+    replies: list[list[dict]] = []
+    while not any(is_status(job)(i) for i in (replies[-1] if replies else [])):
+        replies.append(session.pull())
+    carrying = [r for r in replies if any(i["type"] == "message" for i in r)]
+    assert sum(len(r) for r in carrying) >= 15
+    assert len(carrying) <= 3, [len(r) for r in replies]
+
+
 def test_item_47_pull_returns_at_most_20_items(target: Target) -> None:
     session = ApiSession(target)
     session.welcome()
@@ -278,3 +294,125 @@ def test_reaper_intervals_are_configurable() -> None:
     manager = SessionManager(Agent(), reaper_interval=1.5)
     assert manager.reaper_interval == 1.5
     assert manager.consumer_timeout == float(os.environ.get("LIVESCOPE_CONSUMER_TIMEOUT", 300))
+
+
+UNHEALTHY = "all consumers are unhealthy, current job was interrupted."
+
+
+def drop_consumers(session: ApiSession) -> None:
+    """Use the session but not its consumer until the reaper has removed the consumer."""
+    for _ in range(6):  # 1.5 s: the 0.6 s consumer timeout plus the 0.2 s reaper, with room
+        time.sleep(0.25)
+        assert session.call("session_info")["state"] == "SUCCEEDED"
+    reply = session.call("pull_results", consumerId=session.consumer_id)
+    assert reply["message"] == f"consumer not found: {session.consumer_id}"
+
+
+def wait_for_foreground_to_end(session: ApiSession, limit: float = 10.0) -> None:
+    """A session exec is refused while a foreground job runs, and accepted once it ended."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        reply = session.call("exec", command="needs x")
+        if reply["state"] == "SUCCEEDED":
+            return
+        assert reply["message"] == "Another job is running.", reply
+        time.sleep(0.05)
+    raise AssertionError(f"the foreground job still runs after {limit}s")
+
+
+def test_item_50_without_consumers_a_producer_is_stopped(fast_reaper: Target) -> None:
+    # Every consumer timed out: nobody can read the session, so once its results overflow the
+    # history that a later join_session would replay, the job producing them is interrupted.
+    session = ApiSession(fast_reaper)
+    session.welcome()
+    drop_consumers(session)
+    job = session.async_exec("chatty 100000 -i 0.002")["body"]["jobId"]
+    wait_for_foreground_to_end(session)
+    joined = session.call("join_session")["consumerId"]
+    items = session.pull_until(is_status(job), joined)
+    assert {"type": "message", "jobId": 0, "message": UNHEALTHY} in items
+    assert len([i for i in items if i["type"] == "message"]) <= 52
+
+
+def test_item_50_without_consumers_a_background_producer_is_stopped(fast_reaper: Target) -> None:
+    session = ApiSession(fast_reaper)
+    session.welcome()
+    drop_consumers(session)
+    job = session.async_exec("chatty 100000 -i 0.002 &")["body"]["jobId"]
+    time.sleep(1.0)  # 500 results' worth: the switch acts after 51 (no signal to wait for)
+    joined = session.call("join_session")["consumerId"]
+    items = session.pull_until(is_status(job), joined)
+    assert {"type": "message", "jobId": 0, "message": UNHEALTHY} in items
+
+
+def test_without_consumers_results_wait_in_the_history(fast_reaper: Target) -> None:
+    session = ApiSession(fast_reaper)
+    session.welcome()
+    drop_consumers(session)
+    job = session.async_exec("chatty 40")["body"]["jobId"]
+    wait_for_foreground_to_end(session)
+    joined = session.call("join_session")["consumerId"]
+    items = session.pull_until(is_status(job), joined)
+    assert [i["message"] for i in items if i["jobId"] == job and i["type"] == "message"] == [
+        f"m{n}" for n in range(40)
+    ]
+    assert UNHEALTHY not in [i.get("message") for i in items]
+
+
+def session_timeout_option(target: Target) -> dict:
+    (listed,) = target.results("options session-timeout")[0]["options"]
+    return listed
+
+
+def test_session_timeout_is_an_option(target: Target) -> None:
+    listed = session_timeout_option(target)
+    assert listed["value"] == "10800" and listed["type"] == "int"
+    refused = target.results("options session-timeout 0")[-1]
+    assert refused["statusCode"] != 0
+    assert refused["message"].startswith("Cannot cast option value: 0 to type: int")
+    assert session_timeout_option(target)["value"] == "10800"
+
+
+def test_changing_session_timeout_changes_the_reaper(fast_reaper: Target) -> None:
+    assert session_timeout_option(fast_reaper)["value"] == "1"  # LIVESCOPE_SESSION_TIMEOUT
+    changed = fast_reaper.results("options session-timeout 3600")[0]["changeResult"]
+    assert changed == {"name": "session-timeout", "beforeValue": 1, "afterValue": 3600}
+    try:
+        kept = ApiSession(fast_reaper)
+        time.sleep(1.8)  # idle past the old timeout, with the 0.2 s reaper running meanwhile
+        assert kept.call("session_info")["state"] == "SUCCEEDED"
+    finally:
+        fast_reaper.results("options session-timeout 1")
+    time.sleep(1.8)
+    assert kept.call("session_info")["message"] == f"session not found: {kept.session_id}"
+
+
+MAIN_CLASS_PROGRAM = """
+import os, sys, time, livescope
+livescope.start(port=int(os.environ["LIVESCOPE_TEST_PORT"]))
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "main_class"),
+    [(["-c", MAIN_CLASS_PROGRAM], "-c"), (["-m", "tpkg"], "tpkg")],
+    ids=["python-c", "python-m-package"],
+)
+def test_item_20_welcome_main_class(make_target, argv: list[str], main_class: str) -> None:
+    # The target script replaces itself (same pid) with `python -c CODE` or `python -m tpkg`.
+    launcher = f"""
+import os, sys
+from pathlib import Path
+Path("tpkg").mkdir()
+Path("tpkg/__init__.py").write_text("")
+Path("tpkg/__main__.py").write_text({MAIN_CLASS_PROGRAM!r})
+os.execv(sys.executable, [sys.executable, *{argv!r}])
+"""
+    target = make_target(launcher, agent=False)
+    target.wait_for_output("ready")
+    session = ApiSession(target)
+    welcome = next(i for i in session.welcome() if i["type"] == "welcome")
+    assert welcome["mainClass"] == main_class
+    assert welcome["pid"] == str(target.pid)

@@ -21,6 +21,7 @@ import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from livescope.agent.options import DEFAULT_SESSION_TIMEOUT
 from livescope.model.common import InputStatusModel, MessageModel, WelcomeModel
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 QUEUE_SIZE = 50
 HISTORY_SIZE = 50
 PULL_WAIT = 2.0
-PULL_GAP = 0.1
+PULL_GAP = 0.02  # a quiet gap this long ends a batch ...
+PULL_BATCH_WINDOW = 0.1  # ... and so does this much time since its first result
 PULL_MAX_ITEMS = 20
 PULL_MAX_SIZE = 100
 PULL_LOCK_WAIT = 0.5
@@ -62,12 +64,22 @@ def model_size(model: ResultModel) -> int:
 
 
 def main_module_name() -> str:
-    """What plays the part of Arthas's ``mainClass``: the ``-m`` module or the script path."""
+    """What plays the part of Arthas's ``mainClass``: the ``-m`` module or the script path.
+
+    ``python -m pkg`` runs ``pkg.__main__`` and reports ``pkg``. Without a module or a script file
+    it is ``sys.argv[0]`` as it stands: ``-c``, ``-`` for a program read from standard input,
+    empty for an interactive interpreter (never a path made up from the working directory).
+    """
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
-    if spec is not None and getattr(spec, "name", None):
-        return spec.name
-    return os.path.abspath(getattr(main, "__file__", "") or sys.argv[0] or "")
+    name = getattr(spec, "name", None)
+    if isinstance(name, str) and name:
+        return name[: -len(".__main__")] if name.endswith(".__main__") else name
+    path = getattr(main, "__file__", None)
+    if isinstance(path, str) and path and not path.startswith("<"):
+        return os.path.abspath(path)
+    argv = getattr(sys, "argv", None) or [""]
+    return str(argv[0])
 
 
 def local_time_millis(epoch: float) -> str:
@@ -116,6 +128,7 @@ class Consumer:
         self._arrived.set()
 
     async def _next_arrival(self, timeout: float) -> None:
+        """Wait until something is queued (or the consumer closes), at most ``timeout`` s."""
         if self.queue or self.closed or timeout <= 0:
             return
         self._arrived.clear()
@@ -123,7 +136,12 @@ class Consumer:
             await asyncio.wait_for(self._arrived.wait(), timeout)
 
     async def pull(self) -> list[ResultModel]:
-        """Long poll: ≤2 s for a first item, then until a 100 ms gap, 20 items or size 100."""
+        """Long poll: up to 2 s for a first item, then a batch.
+
+        The batch ends at a 20 ms quiet gap or 100 ms after its first item, at 20 items or at an
+        estimated size of 100, whichever comes first. Arthas waits for a 100 ms gap instead;
+        the short gap keeps a lone result's delay low while a burst still comes back together.
+        """
         try:
             await asyncio.wait_for(self._lock.acquire(), PULL_LOCK_WAIT)
         except asyncio.TimeoutError:
@@ -131,24 +149,22 @@ class Consumer:
         self.polling = True
         self.last_access = time.monotonic()
         try:
+            await self._next_arrival(PULL_WAIT)
             results: list[ResultModel] = []
             size = 0
-            deadline = time.monotonic() + PULL_WAIT
+            window_end = time.monotonic() + PULL_BATCH_WINDOW
             while not self.closed and len(results) < PULL_MAX_ITEMS and size < PULL_MAX_SIZE:
                 if self.queue:
                     item = self.queue.popleft()
                     results.append(item)
                     size += model_size(item)
                     continue
-                now = time.monotonic()
-                if results:
-                    await self._next_arrival(PULL_GAP)
-                    if not self.queue:
-                        break
-                elif now >= deadline:
+                remaining = window_end - time.monotonic()
+                if not results or remaining <= 0:
                     break
-                else:
-                    await self._next_arrival(deadline - now)
+                await self._next_arrival(min(PULL_GAP, remaining))
+                if not self.queue:
+                    break
             return results
         finally:
             self.polling = False
@@ -177,6 +193,7 @@ class Session:
         self._history: deque[ResultModel] = deque(maxlen=HISTORY_SIZE)
         self._input_status: InputStatusModel | None = None
         self._unhealthy_reported = False
+        self._unread = 0  # results distributed while the session had no consumer at all
 
     def touch(self) -> None:
         self.last_access_time = time.time()
@@ -184,6 +201,7 @@ class Session:
     def add_consumer(self) -> Consumer:
         consumer = Consumer(f"{self._consumer_prefix}_{next(self._consumer_seq)}")
         self.consumers[consumer.consumer_id] = consumer
+        self._unread = 0
         return consumer
 
     def join(self) -> Consumer:
@@ -205,17 +223,39 @@ class Session:
         else:
             self._history.append(model)
         if self.consumers:
-            if any(c.healthy for c in self.consumers.values()):
-                self._unhealthy_reported = False
-            elif not self._unhealthy_reported and self.foreground is not None:
-                self._unhealthy_reported = True
-                self.foreground.interrupt()
-                notice = MessageModel(message=UNHEALTHY_MESSAGE)
-                self._history.append(notice)
-                for consumer in self.consumers.values():
-                    consumer.put(notice)
+            self._check_consumers()
+        elif not isinstance(model, InputStatusModel):
+            self._check_unread(model)
         for consumer in self.consumers.values():
             consumer.put(model)
+
+    def _check_consumers(self) -> None:
+        """The slow-consumer kill switch: nobody healthy ⇒ interrupt the foreground job, once."""
+        if any(c.healthy for c in self.consumers.values()):
+            self._unhealthy_reported = False
+        elif not self._unhealthy_reported and self.foreground is not None:
+            self._unhealthy_reported = True
+            self.foreground.interrupt()
+            notice = MessageModel(message=UNHEALTHY_MESSAGE)
+            self._history.append(notice)
+            for consumer in self.consumers.values():
+                consumer.put(notice)
+
+    def _check_unread(self, model: ResultModel) -> None:
+        """The kill switch for a session without consumers (all timed out, say).
+
+        Its history is then the only place results wait for a later ``join_session``. Once more
+        of them arrived than the history keeps, results are being lost unread, so the job
+        producing them (foreground or ``&``) is interrupted, as if every consumer were unhealthy.
+        """
+        self._unread += 1
+        if self._unread <= HISTORY_SIZE:
+            return
+        self._unread = 0
+        producer = next((j for j in self.jobs if j.job_id == model.job_id), self.foreground)
+        if producer is not None and not producer.interrupted:
+            producer.interrupt()
+            self._history.append(MessageModel(message=UNHEALTHY_MESSAGE))
 
     def input_status(self, status: str) -> None:
         self.distribute(InputStatusModel(input_status=status))
@@ -253,10 +293,7 @@ class SessionManager:
         reaper_interval: float | None = None,
     ) -> None:
         self.agent = agent
-        options: dict[str, Any] = getattr(agent, "options", {}) or {}
-        self.session_timeout = session_timeout or _env_seconds(
-            "LIVESCOPE_SESSION_TIMEOUT", float(options.get("session-timeout") or 10800)
-        )
+        self._session_timeout = session_timeout
         self.consumer_timeout = consumer_timeout or _env_seconds(
             "LIVESCOPE_CONSUMER_TIMEOUT", 300.0
         )
@@ -265,6 +302,17 @@ class SessionManager:
         self._job_ids = itertools.count(1)
         self._job_id_lock = threading.Lock()
         self._reaper: asyncio.Task | None = None
+
+    @property
+    def session_timeout(self) -> float:
+        """Seconds of idleness after which a session goes: the ``session-timeout`` option."""
+        if self._session_timeout:
+            return self._session_timeout
+        options: dict[str, Any] = getattr(self.agent, "options", None) or {}
+        value = options.get("session-timeout")
+        if isinstance(value, (int, float)) and value > 0:
+            return float(value)
+        return float(DEFAULT_SESSION_TIMEOUT)
 
     def next_job_id(self) -> int:
         with self._job_id_lock:

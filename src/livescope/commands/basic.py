@@ -406,7 +406,10 @@ def parse_duration(raw: str) -> str:
 
 
 _PARSERS: dict[type, Callable[[str], Any]] = {bool: parse_bool}
-_OPTION_PARSERS: dict[str, Callable[[str], Any]] = {"job-timeout": parse_duration}
+_OPTION_PARSERS: dict[str, Callable[[str], Any]] = {
+    "job-timeout": parse_duration,
+    "session-timeout": positive_int,
+}
 
 
 def option_vo(spec: OptionSpec, value: Any) -> OptionVO:
