@@ -487,6 +487,26 @@ def test_closing_the_socket_mid_job_removes_its_hooks(make_target, how: str) -> 
     assert "DONE" in target.output()
 
 
+def test_stop_closes_the_terminal_and_the_agent_only(make_target) -> None:
+    target = make_target(TICKER)
+    target.wait_for_output("READY")
+    term = Term(target, "?quiet=true")
+    term.wait_for(term.prompt)
+    since = term.mark()
+    term.keys("watch __main__ tick | grep nothing &\r")
+    term.wait_for("[", since)
+    wait_hooks(target, 1)
+    term.keys("stop\r")
+    shown = term.wait_for("going to shutdown", since)
+    assert term.closed.wait(10) and term.ws.close_code == 1000
+    assert "Resetting all enhanced classes" in shown
+    wait_hooks(target, 0)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", target.port), timeout=2).close()
+    (target.workdir / "stop").touch()
+    assert target.wait_exit(10) == 0
+
+
 def test_one_terminal_is_one_session(target: Target, term: Term) -> None:
     other = Term(target, "?quiet=true")
     try:

@@ -327,9 +327,9 @@ class Terminal:
             self.print_lines((output.flush() if output else []) + render(item))
             job = self.foreground
             if job is not None and job.job_id == job_id:
-                self.end_foreground()
                 if job.line.name == "stop" and item.get("statusCode") == 0:
-                    self.leave()  # the agent is shutting down
+                    self.leave()  # the agent is shutting down: no prompt, no typeahead
+                self.end_foreground()
             return
         self.print_lines(output.lines(item) if output is not None else render(item))
 

@@ -147,7 +147,7 @@ VIEWS["session"] = generic
 # -- views of their own ----------------------------------------------------------------------
 
 
-@view("input_status", "command", "shutdown")
+@view("input_status", "command")
 def hidden(item: dict[str, Any], paint: Paint) -> list[str]:
     """Protocol bookkeeping: the terminal acts on these, it does not print them."""
     return []
@@ -164,6 +164,11 @@ def status(item: dict[str, Any], paint: Paint) -> list[str]:
 @view("message")
 def message(item: dict[str, Any], paint: Paint) -> list[str]:
     return [str(item.get("message", ""))]
+
+
+@view("shutdown")
+def shutdown(item: dict[str, Any], paint: Paint) -> list[str]:
+    return [paint("yellow", item["message"])] if item.get("message") else []
 
 
 @view("welcome")
