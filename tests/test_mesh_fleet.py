@@ -30,10 +30,14 @@ import os, time
 def tick(n):
     return n * 2
 
+def ticking():
+    when = os.environ.get("TICK", "1")  # "1" always, "0" never, else once that file exists
+    return when == "1" or (when != "0" and os.path.exists(when))
+
 print("ready", flush=True)
 i = 0
 while True:
-    if os.environ.get("TICK", "1") == "1":
+    if ticking():
         tick(i)
     i += 1
     time.sleep(0.05)
@@ -50,6 +54,19 @@ def fleet(node: MeshNode, *args: str, timeout: float = 90) -> subprocess.Complet
     api = f"http://127.0.0.1:{node.api_port}"
     command = [sys.executable, "-m", "livescope", "fleet", "--api", api, *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def start_fleet(node: MeshNode, *args: str) -> subprocess.Popen[str]:
+    """``livescope fleet`` left running; it prints "asked N agent(s)" once the requests are out."""
+    api = f"http://127.0.0.1:{node.api_port}"
+    command = [sys.executable, "-m", "livescope", "fleet", "--api", api, *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop_process(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
 
 
 def fleet_json(node: MeshNode, *args: str) -> dict[str, Any]:
@@ -176,20 +193,14 @@ def test_an_agent_killed_midway_is_reported_not_waited_for(grid, make_target) ->
         start_target(make_target, b.client_url("/livescope"), "argument", env={"TICK": "0"}),
     ]
     wait_for_agents(a, 3)
-    api = f"http://127.0.0.1:{a.api_port}"
-    command = [sys.executable, "-m", "livescope", "fleet", "--api", api, "exec", "--app", "shop"]
-    command += ["--json", "--timeout", "60", *WATCH]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_fleet(a, "exec", "--app", "shop", "--json", "--timeout", "60", *WATCH)
     try:
-        assert proc.stderr is not None
         assert "asked 3 agent(s)" in proc.stderr.readline()
         os.kill(targets[2].pid, signal.SIGKILL)
         killed = time.monotonic()
         out, err = proc.communicate(timeout=50)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     assert time.monotonic() - killed < 30, "the fleet waited for the dead agent"
     assert proc.returncode == 1, err
     answers = by_pid(json.loads(out)["agents"])
@@ -244,6 +255,27 @@ def test_one_in_memory_node_one_agent_by_id_and_stop(memory_node, make_target) -
     assert done.returncode == 0, done.stderr
     assert set(by_pid(wait_for_agents(memory_node, 1))) == {billing.pid}
     assert shop.proc.poll() is None  # the program goes on without its agent
+
+
+def test_fleet_reconnects_to_a_restarted_node(memory_node, make_target, tmp_path) -> None:
+    flag = tmp_path / "tick"
+    target = start_target(
+        make_target, memory_node.client_url("/livescope"), "argument", env={"TICK": str(flag)}
+    )
+    wait_for_agents(memory_node, 1)
+    proc = start_fleet(memory_node, "exec", "--app", "shop", "--json", "--timeout", "60", *WATCH)
+    try:
+        assert "asked 1 agent(s)" in proc.stderr.readline()
+        memory_node.kill()  # the fleet, and the agent, lose their node mid-command
+        memory_node.start()
+        flag.touch()  # the watched function is called only now
+        out, err = proc.communicate(timeout=50)
+    finally:
+        stop_process(proc)
+    assert proc.returncode == 0, err
+    (answer,) = json.loads(out)["agents"]
+    assert answer["pid"] == target.pid and answer["reply"]["state"] == "SUCCEEDED"
+    assert [r["methodName"] for r in answer["reply"]["body"]["results"] if r["type"] == "watch"]
 
 
 def test_attach_with_mesh(memory_node, make_target) -> None:

@@ -27,7 +27,8 @@ message marked ``"livescope": 1`` (shapes in :mod:`livescope.agent.meshwire`)::
       {"livescope":1, "kind":"discover", "id":ID}
       {"livescope":1, "kind":"request", "id":ID, "body":API}
           API is any body ``POST /api`` takes; it runs through the same API handler (and the
-          same sessions) as HTTP requests. A request id seen before is not run again.
+          same sessions) as HTTP requests. A request id seen before is not run again: its
+          reply, if given already, is sent again (a back end resends after a reconnect).
 
     INFO = {"app", "host", "pid", "python", "version", "api", "started"}
 
@@ -51,7 +52,7 @@ import platform
 import random
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 import livescope
@@ -75,6 +76,7 @@ HELLO_REPEAT = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
 MAX_IN_FLIGHT = 16
 OUTBOX_BYTES = 8 * 1024 * 1024
 REMEMBERED_IDS = 1024
+ANSWERS_BYTES = 4 * 1024 * 1024  # recent replies kept to answer a resent request again
 CLOSE_GRACE = 2.0
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 
@@ -144,6 +146,8 @@ class MeshLink:
         self._handler: Any = None
         self._requests: set[asyncio.Task[None]] = set()
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._answers: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._answers_bytes = 0
         self._outbox: collections.deque[tuple[str, str]] = collections.deque()
         self._outbox_bytes = 0
         self._flushing = asyncio.Lock()
@@ -175,6 +179,7 @@ class MeshLink:
     async def _run(self) -> None:
         delay = BACKOFF_FIRST
         attempt = 0
+        quiet = False  # a link that keeps failing is reported once, not at every retry
         loop = asyncio.get_running_loop()
         while not self._closing.is_set():
             url = self.urls[attempt % len(self.urls)]
@@ -198,9 +203,10 @@ class MeshLink:
                     await ws.close(1000, "")
                 if self._closing.is_set():
                     return
-                log.warning("livescope: lost mesh %s; reconnecting", url)
                 if loop.time() - began >= STABLE_SECONDS:
-                    delay = BACKOFF_FIRST
+                    delay, quiet = BACKOFF_FIRST, False
+                log.log(logging.DEBUG if quiet else logging.WARNING, "livescope: lost mesh %s", url)
+                quiet = True
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), delay * random.uniform(0.75, 1.25))
             delay = min(delay * 2, BACKOFF_MAX)
@@ -262,7 +268,13 @@ class MeshLink:
     def _accept(self, message: dict[str, Any]) -> None:
         request_id = str(message.get("id"))
         if request_id in self._seen:
-            return  # a back end resent it after a reconnect: it runs once
+            # A back end resent it after a reconnect: it runs once, and a reply already given
+            # (perhaps lost with a node) is given again; one still running comes when done.
+            answer = self._answers.get(request_id)
+            if answer is not None:
+                self._queue_text(request_id, answer)
+                self._spawn(self._flush())
+            return
         self._seen[request_id] = None
         while len(self._seen) > REMEMBERED_IDS:
             self._seen.popitem(last=False)
@@ -270,7 +282,10 @@ class MeshLink:
             busy = {"state": "REFUSED", "message": f"{MAX_IN_FLIGHT} mesh requests are running"}
             self._queue_reply(request_id, busy)
             return
-        task = asyncio.ensure_future(self._answer(request_id, message.get("body")))
+        self._spawn(self._answer(request_id, message.get("body")))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._requests.add(task)
         task.add_done_callback(self._requests.discard)
 
@@ -296,6 +311,14 @@ class MeshLink:
     # -- outgoing -----------------------------------------------------------------------------
     def _queue_reply(self, request_id: str, reply: dict[str, Any]) -> None:
         text = wire.body_text(reply)
+        self._answers[request_id] = text
+        self._answers_bytes += len(text)
+        while self._answers_bytes > ANSWERS_BYTES and len(self._answers) > 1:
+            _, forgotten = self._answers.popitem(last=False)
+            self._answers_bytes -= len(forgotten)
+        self._queue_text(request_id, text)
+
+    def _queue_text(self, request_id: str, text: str) -> None:
         self._outbox.append((request_id, text))
         self._outbox_bytes += len(text)
         while self._outbox_bytes > OUTBOX_BYTES and len(self._outbox) > 1:
