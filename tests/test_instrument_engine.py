@@ -208,3 +208,67 @@ def test_reset_removes_everything(report: dict) -> None:
     assert report["left"] == 0
     assert report["members_restored"]
     assert report["tool_free"]
+
+
+AFTER_ONLY_DRIVER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import subject
+from livescope.instrument import engine
+from livescope.instrument.matcher import find_methods
+
+class AfterOnly(engine.Listener):  # no before(): the arguments may be read at the exit
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+    def after(self, a):
+        self.calls.append([a.method_name, list(a.params), a.return_obj, repr(a.throw_exp)])
+
+def rebinds(n, items=None):
+    n = n * 2
+    items = items or []
+    return n, items
+
+def keeps(n, *rest, k=1, **extra):
+    return n + k + len(rest) + len(extra)
+
+def raises(n):
+    raise KeyError(n)
+
+subject.rebinds, subject.keeps, subject.raises = rebinds, keeps, raises
+for f in (rebinds, keeps, raises):
+    f.__module__ = "subject"
+listener = AfterOnly()
+engine.enhance(find_methods("subject", "rebinds")
+               + find_methods("subject", "keeps") + find_methods("subject", "raises"), listener)
+rebinds(5)
+keeps(1, 2, 3, k=4, z=5)
+try:
+    raises(7)
+except KeyError:
+    pass
+engine.reset()
+print(json.dumps(listener.calls, default=repr))
+"""
+
+
+def test_after_only_listeners_see_the_arguments_as_passed(any_python: str, tmp_path: Path) -> None:
+    # A function that rebinds an argument must still report the value it was called with;
+    # one that never does may have its arguments read when it returns (the cheaper path).
+    (tmp_path / "subject.py").write_text(textwrap.dedent(SUBJECT))
+    driver = tmp_path / "after_only.py"
+    driver.write_text(AFTER_ONLY_DRIVER)
+    proc = subprocess.run(
+        [any_python, str(driver), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=SRC),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [
+        ["rebinds", [5, None], [10, []], "None"],
+        ["keeps", [1, 2, 3, 4, {"z": 5}], 8, "None"],
+        ["raises", [7], None, "KeyError(7)"],
+    ]

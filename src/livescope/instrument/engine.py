@@ -20,8 +20,17 @@ from livescope.instrument.advice import Advice, CallSite
 from livescope.instrument.matcher import MethodRef, compile_pattern
 from livescope.model.common import EnhancerAffectVO
 
-_local = threading.local()
-_clock = time.perf_counter_ns
+clock = time.perf_counter_ns
+
+
+class _ThreadState(threading.local):
+    """Per thread: whether hooks stay silent here (a livescope thread, or inside a listener)."""
+
+    def __init__(self) -> None:  # runs once in each thread, at its first hooked call
+        self.muted = threading.current_thread().name.startswith("livescope")
+
+
+_local = _ThreadState()
 _lock = threading.RLock()
 _next_listener_id = 1
 
@@ -75,12 +84,7 @@ def _backend() -> Any:
 
 def suppressed() -> bool:
     """True inside a listener or on a livescope thread: hooks stay silent there."""
-    # A thread-local flag, computed once per thread: this runs on every hooked call.
-    try:
-        return _local.muted
-    except AttributeError:
-        _local.muted = threading.current_thread().name.startswith("livescope")
-        return _local.muted
+    return _local.muted
 
 
 def call_enter(entry: Entry, params: tuple, target: Any) -> tuple:
@@ -93,13 +97,22 @@ def call_enter(entry: Entry, params: tuple, target: Any) -> tuple:
         advice.is_before = True
         _notify(entry.before_listeners, advice, before=True)
         advice.is_before = False
-    return (_clock(), advice, entry.listeners)
+    return (clock(), advice, entry.listeners)
+
+
+def late_enter(entry: Entry, start: int, params: tuple, target: Any) -> tuple:
+    """The :func:`call_enter` state of a call whose start was only timed (no before-listener)."""
+    return (
+        start,
+        Advice.at_call(entry.site, params, None if entry.drops_target else target),
+        entry.listeners,
+    )
 
 
 def call_exit(state: tuple, return_obj: Any, throw_exp: BaseException | None) -> None:
     """End of one call started by :func:`call_enter`."""
     start, advice, listeners = state
-    advice.cost = (_clock() - start) / 1e6
+    advice.cost = (clock() - start) / 1e6
     if throw_exp is not None:
         advice.is_throw = True
         advice.throw_exp = throw_exp

@@ -8,6 +8,7 @@ keep their own.
 
 from __future__ import annotations
 
+import dis
 import sys
 import threading
 from collections.abc import Callable
@@ -25,9 +26,11 @@ if _mon is not None:
 
 _state: dict[str, Any] = {"tool": None}
 _pending: dict[Any, tuple] = {}  # frame -> call_enter state
-_hooked: dict[Any, tuple[engine.Entry, Callable[[dict], tuple[tuple, Any]]]] = {}
+# code -> (entry, arguments reader, whether the arguments may be read at the exit)
+_hooked: dict[Any, tuple[engine.Entry, Callable[[dict], tuple[tuple, Any]], bool]] = {}
 _lock = threading.Lock()
 _getframe = sys._getframe
+_clock = engine.clock
 
 
 def _tool() -> int:
@@ -48,7 +51,8 @@ def _tool() -> int:
 
 def install(entry: engine.Entry) -> None:
     with _lock:
-        _hooked[entry.ref.code] = (entry, _arguments_reader(entry))
+        code = entry.ref.code
+        _hooked[code] = (entry, _arguments_reader(entry), _arguments_kept(code))
         _mon.set_local_events(_tool(), entry.ref.code, _EVENTS)
 
 
@@ -110,15 +114,34 @@ def _tuple_source(items: list[str]) -> str:
     return f"({', '.join(items)},)" if items else "()"
 
 
+def _arguments_kept(code: Any) -> bool:
+    """True when the function never rebinds one of its arguments: their values when it returns
+    are then the ones it was called with, and can be read there instead of at the start."""
+    count = code.co_argcount + code.co_kwonlyargcount
+    count += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+    arguments = set(code.co_varnames[:count])
+    if arguments & set(code.co_cellvars):  # an inner function may rebind it
+        return False
+    for instruction in dis.get_instructions(code):
+        if instruction.opname.startswith(("STORE_FAST", "DELETE_FAST")):
+            names = instruction.argval
+            if arguments & ({names} if isinstance(names, str) else set(names)):
+                return False
+    return True
+
+
 def _on_start(code: Any, offset: int) -> None:
     hooked = _hooked.get(code)
     if hooked is None:
         return
-    entry, read_arguments = hooked
+    entry, read_arguments, read_late = hooked
     if not entry.listeners or engine.suppressed():
         return
     frame = _getframe(1)
     if frame in _pending:
+        return
+    if read_late and not entry.before_listeners:
+        _pending[frame] = _clock()  # the cheapest start: arguments are read at the exit
         return
     try:
         params, target = read_arguments(frame.f_locals)
@@ -127,17 +150,37 @@ def _on_start(code: Any, offset: int) -> None:
     _pending[frame] = engine.call_enter(entry, params, target)
 
 
+def _exit_state(code: Any, frame: Any, state: Any) -> tuple | None:
+    if state.__class__ is not int:
+        return state
+    hooked = _hooked.get(code)
+    if hooked is None:
+        return None
+    entry, read_arguments, _ = hooked
+    try:
+        params, target = read_arguments(frame.f_locals)
+    except Exception:
+        return None
+    return engine.late_enter(entry, state, params, target)
+
+
 def _on_return(code: Any, offset: int, retval: Any) -> None:
     if not _pending:
         return
-    state = _pending.pop(_getframe(1), None)
+    frame = _getframe(1)
+    state = _pending.pop(frame, None)
     if state is not None:
-        engine.call_exit(state, retval, None)
+        state = _exit_state(code, frame, state)
+        if state is not None:
+            engine.call_exit(state, retval, None)
 
 
 def _on_unwind(code: Any, offset: int, exc: BaseException) -> None:
     if not _pending or code not in _hooked:
         return
-    state = _pending.pop(_getframe(1), None)
+    frame = _getframe(1)
+    state = _pending.pop(frame, None)
     if state is not None:
-        engine.call_exit(state, None, exc)
+        state = _exit_state(code, frame, state)
+        if state is not None:
+            engine.call_exit(state, None, exc)

@@ -1,0 +1,221 @@
+"""livescope beside PyFlightProfiler, in one run, on the same targets and interpreter.
+
+1. A never-true ``watch`` on a tiny hot function: the target's calls/s before, during and after.
+2. Attach cycles on an idle and on a busy target: successes, failures, crashes, attach time.
+
+PyFlightProfiler has to be importable by the target's own interpreter, so both tools run
+against targets started with the interpreter of PYTHON, a virtualenv with
+``pip install flight-profiler`` (livescope reaches the target through its attach path).
+
+Usage: python bench/peer_flight_profiler.py PYTHON [--seconds 3] [--cycles 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+# Bursts of calls with a short sleep between them: PyFlightProfiler cannot attach to a
+# target that never releases the GIL, so the hot loop gives it a chance every 10 ms.
+HOT_TARGET = """\
+import time
+def hot(x):
+    return x + 1
+print("ready", flush=True)
+while True:
+    busy, calls, started = 0.0, 0, time.perf_counter()
+    while time.perf_counter() - started < 0.5:
+        burst = time.perf_counter()
+        for i in range(20000):
+            hot(i)
+        busy += time.perf_counter() - burst
+        calls += 20000
+        time.sleep(0.001)
+    print(f"rate {calls / busy:.0f}", flush=True)
+"""
+IDLE_TARGET = "import time\nprint('ready', flush=True)\nwhile True:\n    time.sleep(0.1)\n"
+BUSY_TARGET = "print('ready', flush=True)\nwhile True:\n    sum(range(1000))\n"
+
+
+class Target:
+    def __init__(self, python: str, source: str) -> None:
+        script = Path(tempfile.mkdtemp(prefix="livescope-peer-")) / "main.py"
+        script.write_text(source)
+        self.proc = subprocess.Popen(
+            [python, "-u", str(script)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "ready"
+        self.rates: list[float] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("rate "):
+                self.rates.append(float(line.split()[1]))
+
+    def rate(self, seconds: float) -> float:
+        """Median calls/s the target reports over the next ``seconds``."""
+        time.sleep(0.6)  # skip the half-second window already running
+        first = len(self.rates)
+        time.sleep(seconds)
+        return statistics.median(self.rates[first:]) if len(self.rates) > first else 0.0
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        if self.alive:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
+def livescope_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "livescope", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def api(url: str, payload: dict) -> dict:
+    request = urllib.request.Request(url + "/api", data=json.dumps(payload).encode())
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def livescope_watch(python: str, seconds: float) -> tuple[float, float, float]:
+    target = Target(python, HOT_TARGET)
+    try:
+        before = target.rate(seconds)
+        attached = livescope_cli("attach", str(target.proc.pid), "--no-console")
+        assert attached.returncode == 0, attached.stderr
+        url = attached.stdout.strip()
+        sid = api(url, {"action": "init_session"})["sessionId"]
+        command = "watch __main__ hot params 'params[0] < 0'"
+        api(url, {"action": "async_exec", "sessionId": sid, "command": command})
+        during = target.rate(seconds)
+        livescope_cli("stop", str(target.proc.pid))
+        after = target.rate(seconds)
+        return before, during, after
+    finally:
+        target.close()
+
+
+def flight_profiler_cli(python: str) -> list[str]:
+    return [str(Path(python).parent / "flight_profiler")]
+
+
+def flight_profiler_watch(python: str, seconds: float) -> tuple[float, float, float]:
+    target = Target(python, HOT_TARGET)
+    try:
+        before = target.rate(seconds)
+        command = [*flight_profiler_cli(python), str(target.proc.pid)]
+        watcher = subprocess.Popen(
+            [*command, "--cmd", "watch __main__ hot -f args[0]<0"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(3)  # its attach
+        during = target.rate(seconds)
+        watcher.send_signal(signal.SIGINT)
+        try:
+            watcher.wait(10)
+        except subprocess.TimeoutExpired:
+            watcher.kill()
+        after = target.rate(seconds) if target.alive else 0.0
+        return before, during, after
+    finally:
+        target.close()
+
+
+def cycles(tool: str, python: str, source: str, count: int) -> dict:
+    target = Target(python, source)
+    times: list[float] = []
+    failed = 0
+    try:
+        for _ in range(count):
+            began = time.monotonic()
+            if tool == "livescope":
+                ok = livescope_cli("attach", str(target.proc.pid), "--no-console").returncode == 0
+                elapsed = time.monotonic() - began
+                livescope_cli("stop", str(target.proc.pid))
+            else:
+                run = subprocess.run(
+                    [*flight_profiler_cli(python), str(target.proc.pid), "--cmd", "stack"],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+                ok = run.returncode == 0 and "Traceback for thread" in run.stdout
+                elapsed = time.monotonic() - began
+            if ok:
+                times.append(elapsed)
+            else:
+                failed += 1
+            if not target.alive:
+                break
+        return {
+            "ok": len(times),
+            "failed": failed,
+            "crashed": not target.alive,
+            "median": statistics.median(times) if times else None,
+        }
+    finally:
+        target.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("python", help="interpreter of a virtualenv with flight-profiler")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--cycles", type=int, default=20)
+    args = parser.parse_args()
+    version = subprocess.run(
+        [args.python, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    print(f"# {platform.node()} {platform.machine()} {os.cpu_count()} cpus, targets on CPython")
+    print(f"# {version}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print("\n| tool | before | never-true watch | per call added | after |")
+    print("|---|---|---|---|---|")
+    for tool, measure in (
+        ("livescope", livescope_watch),
+        ("PyFlightProfiler", flight_profiler_watch),
+    ):
+        before, during, after = measure(args.python, args.seconds)
+        added = (1 / during - 1 / before) * 1e6 if during else float("nan")
+        print(
+            f"| {tool} | {before / 1e6:.2f} M/s | {during / 1e3:,.0f} k/s | {added:.1f} µs"
+            f" | {after / 1e6:.2f} M/s |"
+        )
+    print("\n| tool | target | attaches | ok | failed | crashed | median |")
+    print("|---|---|---|---|---|---|---|")
+    for tool in ("livescope", "PyFlightProfiler"):
+        for name, source in (("idle", IDLE_TARGET), ("busy", BUSY_TARGET)):
+            row = cycles(tool, args.python, source, args.cycles)
+            median = f"{row['median']:.3f} s" if row["median"] is not None else "-"
+            print(
+                f"| {tool} | {name} | {args.cycles} | {row['ok']} | {row['failed']} |"
+                f" {'yes' if row['crashed'] else 'no'} | {median} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
