@@ -150,7 +150,6 @@ class Terminal:
         self.outputs: dict[int, JobOutput] = {}
         self.typeahead: list[str] = []  # keys typed while a job ran, replayed at the prompt
         self.leaving = asyncio.Event()
-        self._words: dict[str, list[str]] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self, receive: AsyncIterator[str], banner: bool) -> None:
@@ -255,11 +254,10 @@ class Terminal:
         self.redraw()
 
     def words(self) -> dict[str, list[str]]:
-        """Completion words: every command's options, from the declared specs."""
-        if self._words is None:
-            self._words = {cls.name: spec_words(cls.options) for cls in self.agent.commands()}
-            self._words.update((name, []) for name in BUILTINS)
-        return self._words
+        """Completion words: every command (registered ones too) with its declared options."""
+        words = {cls.name: spec_words(cls.options) for cls in self.agent.commands()}
+        words.update((name, []) for name in BUILTINS if name not in words)
+        return words
 
     # -- commands ------------------------------------------------------------------------------
     def run_line(self, line: str) -> None:
