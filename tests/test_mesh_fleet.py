@@ -323,6 +323,10 @@ def test_clear_errors(memory_node, make_target) -> None:
 
     with pytest.raises(ValueError, match="not a WebSocket URL"):
         livescope.start(port=0, mesh="http://x")
+    # the environment is not the program's own request: a bad value is reported, not raised
+    ignored = make_target(TARGET, env={"LIVESCOPE_MESH": "http://x"})
+    ignored.wait_for_output("ignoring LIVESCOPE_MESH: not a WebSocket URL")
+    assert ignored.exec("version")["state"] == "SUCCEEDED"
 
 
 def test_token_protected_node() -> None:

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import collections
 import contextlib
-import ssl
 from urllib.parse import unquote, urlsplit
 
 from wsproto import ConnectionType, WSConnection
@@ -73,7 +72,11 @@ class ClientWebSocket:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or DEFAULT_PORTS[parts.scheme]
-        context = ssl.create_default_context() if parts.scheme == "wss" else None
+        context = None
+        if parts.scheme == "wss":
+            import ssl  # only then: it loads OpenSSL into the target
+
+            context = ssl.create_default_context()
         headers = list(extra_headers or [])
         if parts.username is not None or parts.password is not None:
             pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"

@@ -10,6 +10,7 @@ How agents and this tool talk is described in :mod:`livescope.agent.meshlink`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -102,8 +103,6 @@ def run(args: argparse.Namespace) -> int:
         args.fleet_parser.print_help(sys.stderr)
         return BAD_INPUT
     try:
-        import asyncio
-
         from livescope.mesh.api_client import api_ws_url
     except ImportError:
         return _fail("needs the mesh extra: pip install 'livescope[mesh]'", BAD_INPUT)
@@ -117,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(words, str):
             return _fail(words, BAD_INPUT)
         if not words:
-            return _fail("exec needs a command, e.g. livescope fleet exec --app APP version", 2)
+            return _fail("exec needs a command: fleet exec --app APP version", BAD_INPUT)
         args.command = words
     if args.timeout <= 0:
         return _fail("--timeout must be more than 0 seconds", BAD_INPUT)
@@ -125,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             import rich  # noqa: F401
         except ImportError:
-            return _fail("tables need rich: pip install 'livescope[console]' (or use --json)", 2)
+            message = "tables need rich: pip install 'livescope[console]' (or use --json)"
+            return _fail(message, BAD_INPUT)
     return asyncio.run(_main(args, urls))
 
 
@@ -182,7 +182,8 @@ async def _exec(fleet: Any, args: argparse.Namespace) -> int:
             if not agents:
                 return _fail(f"no agent {args.agent!r} in the grid (see fleet list)", BAD_INPUT)
             if len(agents) > 1:
-                return _fail(f"{args.agent!r} matches {len(agents)} agents: use an id", 2)
+                message = f"{args.agent!r} matches {len(agents)} agents: use an id"
+                return _fail(message, BAD_INPUT)
         elif not agents:
             return _fail("no agents are connected", BAD_INPUT)
     print(
