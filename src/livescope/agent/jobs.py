@@ -179,6 +179,7 @@ class Job:
             with self._lock:
                 self._pending.append(status)
                 self._closed = True
+                self._room.notify_all()  # hook threads waiting for room give up at once
             self._post(self._ended)
 
     def _execute(self) -> None:
