@@ -43,12 +43,12 @@ NO_ANSWER = "no answer"
 
 @dataclass
 class AgentRecord:
-    """One agent process: its current client id and node, and what its hello said."""
+    """One agent process that is there (registered, or it answered a discover): its current
+    client id and node, and what its hello said."""
 
     client: str
     node: Any
     info: dict[str, Any]
-    confirmed: bool = False  # registered or answered a discover in this run: it is there
 
     @property
     def key(self) -> tuple[Any, Any, Any]:
@@ -129,28 +129,25 @@ class Fleet:
             return
         client = str(params.get("c"))
         if message["kind"] == wire.HELLO and isinstance(message.get("agent"), dict):
-            record = self._saw(client, params.get("n"), message["agent"])
+            info = dict(message["agent"])
             found = self._discoveries.get(str(message.get("id")))
             if found is not None:  # an answer to a discover: it is subscribed already
-                record.confirmed = True
-                found.add(record.key)
+                found.add(self._adopt(client, params.get("n"), info).key)
                 self._discovered.set()
             elif client not in self._registered:
                 self._registered.add(client)
-                self._spawn(self._register(client, dict(message["agent"])))
+                self._spawn(self._register(client, params.get("n"), info))
         elif message["kind"] == wire.REPLY:
             body = self._assembler.feed(message)
             future = self._replies.get(str(message.get("id")))
             if body is not None and future is not None and not future.done():
                 future.set_result(body)
 
-    def _saw(self, client: str, node: Any, info: dict[str, Any]) -> AgentRecord:
+    def _adopt(self, client: str, node: Any, info: dict[str, Any]) -> AgentRecord:
+        """``client`` is live: the record of its process, which now goes by that id."""
         record = AgentRecord(client, node, info)
-        known = self.agents.get(record.key)
-        if known is None:
-            self.agents[record.key] = record
-            return record
-        known.client, known.node, known.info = client, node, info  # the latest hello wins
+        known = self.agents.setdefault(record.key, record)
+        known.client, known.node, known.info = client, node, info
         return known
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -158,25 +155,19 @@ class Fleet:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _register(self, client: str, info: dict[str, Any]) -> None:
-        app = str(info.get("app", ""))
-        channels = [self.topic, wire.app_channel(self.topic, app)]
-        key = AgentRecord(client, None, info).key
+    async def _register(self, client: str, node: Any, info: dict[str, Any]) -> None:
+        channels = [self.topic, wire.app_channel(self.topic, str(info.get("app", "")))]
         try:
             await self.api.call("conn.call", {"c": client, "f": "set_context", "a": [info]})
             await self.api.call("conn.call", {"c": client, "f": "subscribe", "a": channels})
             welcome = wire.encode(wire.WELCOME, client=client)
             await self.api.call("mesh.send", {"c": client, "d": welcome})
-        except MeshApiError:  # a hello from a connection that is gone since
-            record = self.agents.get(key)
-            if record is not None and record.client == client and not record.confirmed:
-                del self.agents[key]
-            return
+        except MeshApiError:
+            return  # a hello from a connection that is gone since
         except NodeUnreachable:
+            self._registered.discard(client)  # its next hello tries again
             return
-        record = self.agents.get(key)
-        if record is not None and record.client == client:
-            record.confirmed = True
+        self._adopt(client, node, info)
 
     # -- finding agents ----------------------------------------------------------------------
     async def discover(self, app: str | None = None, wait: float = 5.0) -> list[AgentRecord]:
@@ -198,7 +189,7 @@ class Fleet:
             del self._discoveries[request_id]
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=wait)
-        agents = [r for r in self.agents.values() if r.confirmed and app in (None, r.app)]
+        agents = [r for r in self.agents.values() if app in (None, r.app)]
         return sorted(agents, key=lambda r: (r.app, str(r.info.get("host")), r.info.get("pid", 0)))
 
     # -- running a command -------------------------------------------------------------------
