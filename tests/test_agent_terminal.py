@@ -168,6 +168,9 @@ def term(target: Target) -> Iterator[Term]:
     t.wait_for(t.prompt)
     yield t
     t.close()
+    # what xterm.js needs, whatever the test did: text frames, and \r\n for every line break
+    assert all(isinstance(frame, str) for frame in t.frames)
+    assert "\n" not in t.raw.replace("\r\n", "")
 
 
 def last_hooks(target: Target, seen: int) -> int:
@@ -196,8 +199,6 @@ def test_banner_and_prompt(target: Target, term: Term) -> None:
     assert re.search(rf"pid\s+{target.pid}\r\n", banner)
     assert re.search(r"main_class\s+\S*target_main\.py", banner)
     assert re.search(r"time\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", banner)
-    assert all(isinstance(frame, str) for frame in term.frames)  # text frames only
-    assert "\n" not in term.raw.replace("\r\n", "")  # every line break is \r\n (convertEol)
 
 
 def test_quiet_has_no_banner(target: Target) -> None:
@@ -518,6 +519,7 @@ def test_one_terminal_is_one_session(target: Target, term: Term) -> None:
         other.close()
 
 
+@pytest.mark.timeout(30)
 def test_server_pings_an_idle_terminal(target: Target) -> None:
     """About 10 s: the agent pings a terminal that had nothing written to it for 10 s."""
     sock = socket.create_connection(("127.0.0.1", target.port), timeout=15)
