@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import re
 import socket
 import threading
@@ -21,6 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Message, Ping, Request, TextMessage
 
+from livescope.agent.line_editor import KeyDecoder, LineDisplay, LineEditor
 from support.network import non_loopback_ipv4
 from support.targets import Target
 from support.vt import Screen
@@ -550,6 +552,44 @@ def test_server_pings_an_idle_terminal(target: Target) -> None:
             received += "".join(e.data for e in ws.events() if isinstance(e, TextMessage))
     finally:
         sock.close()
+
+
+# -- the line display on its own: what it draws is what a VT100 screen then shows -------------
+
+
+@pytest.mark.parametrize("cols", [7, 10, 16, 80])
+def test_line_display_redraws_in_place_at_any_width(cols: int) -> None:
+    rng = random.Random(cols)
+    keys = ["a", "bc", " ", "xyz", LEFT, "\x1b[C", "\x01", "\x05", "\x7f", "\x1b[3~", "\x17"]
+    keys += ["\x0b", "\x15", "\x1bb", "\x1bf"]
+    screen, display, editor = Screen(cols), LineDisplay(cols), LineEditor([])
+    prompt = "$> "
+    screen.feed("earlier output\r\n")
+    start = screen.row
+    screen.feed(display.draw(prompt, "", 0))
+    for _ in range(400):
+        editor.handle(rng.choice(keys))
+        screen.feed(display.draw(prompt, editor.text, editor.cursor))
+        shown = "".join("".join(row) for row in screen.rows[start:])
+        assert shown == prompt + editor.text
+        row, col = divmod(len(prompt) + editor.cursor, cols)
+        assert screen.cursor == (start + row, col)
+    screen.feed(display.finish(prompt, editor.text) + "next\r\n")
+    assert screen.lines[-2] == "next" and screen.rows[-1] == []
+
+
+def test_key_decoder_variants() -> None:
+    decoder = KeyDecoder()
+    assert decoder.feed("ab\r\ncd\n") == ["ab", "\r", "cd", "\r"]  # \r\n is one Enter
+    assert decoder.feed("\x1bOA\x1b[1;5D\x1b[4~\x08\x1b\x7f") == [
+        UP,
+        "\x1bb",
+        "\x1b[F",
+        "\x7f",
+        "\x17",
+    ]
+    assert decoder.feed("\x1b[20") == [] and decoder.feed("0~pasted") == ["pasted"]
+    assert decoder.feed("\x1b[Zx") == ["x"]  # unknown sequences are dropped
 
 
 # -- authentication (same check as /api) ------------------------------------------------------
