@@ -87,6 +87,14 @@ def table(rows: Iterable[Iterable[str]], header: list[str] | None, paint: Paint)
     return lines
 
 
+def columns(words: list[str], width: int) -> list[str]:
+    """Words in as many columns as fit ``width``, down then across, like a shell lists them."""
+    cell = max(visible_width(w) for w in words) + 2
+    per_row = max(1, width // cell)
+    rows = -(-len(words) // per_row)
+    return ["".join(w.ljust(cell) for w in words[r::rows]).rstrip() for r in range(rows)]
+
+
 def kv_table(data: dict[str, Any], paint: Paint) -> list[str]:
     return table(([paint("cyan", str(k)), tf.fmt(v)] for k, v in data.items()), None, paint)
 
@@ -372,4 +380,4 @@ def options(item: dict[str, Any], paint: Paint) -> list[str]:
     return generic(item, paint)
 
 
-__all__ = ["VIEWS", "Paint", "render", "table"]
+__all__ = ["VIEWS", "Paint", "columns", "render", "table"]
