@@ -17,7 +17,7 @@ from typing import Any
 
 from livescope.agent.options import OPTION_SPECS, OptionSpec
 from livescope.commands.base import AgentView, Command, CommandContext, CommandError
-from livescope.commands.spec import HELP_OPTION, Argument, Option, ParsedArgs
+from livescope.commands.spec import HELP_OPTION, Argument, Option, ParsedArgs, positive_int
 from livescope.model.basic import (
     ArgumentVO,
     Base64Model,
@@ -348,13 +348,6 @@ class Base64Command(Command):
 
 
 # ----------------------------------------------------------------------------------- history
-
-
-def positive_int(raw: str) -> int:
-    value = int(raw)
-    if value <= 0:
-        raise ValueError("must be positive")
-    return value
 
 
 class HistoryCommand(Command):

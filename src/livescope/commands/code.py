@@ -19,7 +19,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from livescope.commands.base import Command, CommandContext, CommandError
-from livescope.commands.spec import Argument, Option, ParsedArgs
+from livescope.commands.spec import (
+    Argument,
+    Option,
+    ParsedArgs,
+    boolean,
+    non_negative_int,
+    positive_int,
+)
 from livescope.express import ExpressionError, compile_expression
 from livescope.instrument.matcher import compile_pattern, find_methods, unwrap
 from livescope.model.common import RowAffectModel
@@ -155,8 +162,8 @@ class ScCommand(Command):
         Option("details", "d", "show class details", flag=True),
         Option("field", "f", "show class attributes (with -d)", flag=True),
         Option("regex", "E", "patterns are regular expressions", flag=True),
-        Option("expand", "x", "depth of rendered field values", type=int, default=0),
-        Option("limits", "n", "max classes shown with -d", type=int, default=100),
+        Option("expand", "x", "depth of rendered field values", type=non_negative_int, default=0),
+        Option("limits", "n", "max classes shown with -d", type=positive_int, default=100),
     )
     arguments = (Argument("class-pattern", "module.QualName pattern"),)
     examples = ("sc demo.*", "sc -d demo.MathGame", "sc -d -f demo.MathGame")
@@ -238,7 +245,7 @@ class SmCommand(Command):
     options = (
         Option("details", "d", "show details", flag=True),
         Option("regex", "E", "patterns are regular expressions", flag=True),
-        Option("limits", "n", "max methods shown", type=int, default=100),
+        Option("limits", "n", "max methods shown", type=positive_int, default=100),
     )
     arguments = (
         Argument("class-pattern", "module.QualName pattern"),
@@ -355,7 +362,7 @@ class JadCommand(Command):
     options = (
         Option("regex", "E", "pattern is a regular expression", flag=True),
         Option("source-only", None, "only the source text", flag=True),
-        Option("lineNumber", None, "prefix lines with their numbers", type=str, default="true"),
+        Option("lineNumber", None, "prefix lines with their numbers", type=boolean, default=True),
     )
     arguments = (Argument("class-pattern", "module, module.Class or module.function"),)
 
@@ -380,7 +387,7 @@ class JadCommand(Command):
             kind = "source"
         except (TypeError, OSError):
             lines, first, kind = [], 0, "bytecode"
-        numbered = args.lineNumber.lower() != "false"
+        numbered = args.lineNumber
         if kind == "source":
             text = "".join(
                 f"/*{first + i:>4}*/ {line}" if numbered else line for i, line in enumerate(lines)
@@ -430,7 +437,7 @@ class GetStaticCommand(Command):
     )
     usage = "getstatic [-x N] [-E] class-pattern field-name [express]"
     options = (
-        Option("expand", "x", "depth of the rendered value", type=int, default=1),
+        Option("expand", "x", "depth of the rendered value", type=non_negative_int, default=1),
         Option("regex", "E", "pattern is a regular expression", flag=True),
     )
     arguments = (
@@ -482,7 +489,9 @@ class OgnlCommand(Command):
         "ognl, exception message: ...'."
     )
     usage = "ognl [-x N] express"
-    options = (Option("expand", "x", "depth of the rendered value", type=int, default=1),)
+    options = (
+        Option("expand", "x", "depth of the rendered value", type=non_negative_int, default=1),
+    )
     arguments = (Argument("express", "a Python expression"),)
     examples = ("ognl 'sys.version'", "ognl -x 2 'demo.MathGame.__dict__'")
 

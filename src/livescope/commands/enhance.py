@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from livescope.commands.base import Command, CommandContext, CommandError
-from livescope.commands.spec import Argument, Option, ParsedArgs
+from livescope.commands.spec import (
+    Argument,
+    Option,
+    ParsedArgs,
+    boolean,
+    non_negative_int,
+    positive_int,
+)
 from livescope.express import ExpressionError, compile_expression
 from livescope.instrument import engine
 from livescope.instrument.advice import Advice
@@ -55,15 +62,15 @@ PATTERN_ARGUMENTS = (
 COMMON_OPTIONS = (
     Option("regex", "E", "patterns are regular expressions", flag=True),
     Option("exclude-class-pattern", help="classes (or modules) to leave out"),
-    Option("limits", "n", "stop after this many hits", type=int, default=100),
+    Option("limits", "n", "stop after this many hits", type=positive_int, default=100),
 )
 RENDER_OPTIONS = (
-    Option("expand", "x", "object expansion depth", type=int, default=1),
+    Option("expand", "x", "object expansion depth", type=non_negative_int, default=1),
     Option(
         "sizeLimit",
         "M",
         "upper size limit of a rendered value",
-        type=int,
+        type=positive_int,
         default=DEFAULT_SIZE_LIMIT,
         dest="size_limit",
     ),
@@ -315,9 +322,14 @@ class MonitorListener(HitListener):
         super().__init__(ctx, args, args.condition_express)
         self.limit = 0  # -n counts cycles for monitor
         self.stats: dict[tuple[str, str], list] = {}
+        # -b: the condition sees the call as it starts, before the body changes its params.
+        self.wants_before = bool(args.before) and self.condition is not None
+
+    def before(self, advice: Advice) -> None:
+        advice.stash = self.accept(advice)
 
     def after(self, advice: Advice) -> None:
-        if not self.accept(advice):
+        if not (advice.stash is True if self.wants_before else self.accept(advice)):
             return
         key = (advice.class_name, advice.method_name)
         with self.lock:
@@ -355,7 +367,13 @@ class MonitorCommand(EnhanceCommand):
         Option("before", "b", "evaluate the condition before the call", flag=True),
         Option("regex", "E", "patterns are regular expressions", flag=True),
         Option("exclude-class-pattern", help="classes (or modules) to leave out"),
-        Option("limits", "n", "stop after this many cycles", type=int, default=0),
+        Option(
+            "limits",
+            "n",
+            "stop after this many cycles (0: until interrupted)",
+            type=non_negative_int,
+            default=0,
+        ),
     )
     arguments = (
         *PATTERN_ARGUMENTS,
@@ -642,12 +660,6 @@ class TraceListener(HitListener):
         self.counted()
 
 
-def _flag_value(text: str) -> bool:
-    if text.lower() not in ("true", "false"):
-        raise ValueError("expected true or false")
-    return text.lower() == "true"
-
-
 class TraceCommand(EnhanceCommand):
     name = "trace"
     summary = "Trace a function's direct calls, with the time each one took (ns)"
@@ -657,7 +669,7 @@ class TraceCommand(EnhanceCommand):
         Option(
             "skip-builtins",
             help="leave calls of builtins out (default true)",
-            type=_flag_value,
+            type=boolean,
             default=True,
         ),
     )

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from livescope.commands.base import Command, CommandContext, CommandError
-from livescope.commands.spec import Option, ParsedArgs
+from livescope.commands.spec import Option, ParsedArgs, boolean
 from livescope.model.inspect import LoggerModel
 
 
@@ -61,7 +61,13 @@ class LoggerCommand(Command):
     options = (
         Option("name", "n", "logger name"),
         Option("level", "l", "new level for the logger named by --name"),
-        Option("include-no-appender", None, "also list loggers without handlers", default="true"),
+        Option(
+            "include-no-appender",
+            None,
+            "also list loggers without handlers (true or false)",
+            type=boolean,
+            default=True,
+        ),
     )
     examples = ("logger", "logger -n demo", "logger --name demo --level DEBUG")
 
@@ -76,7 +82,7 @@ class LoggerCommand(Command):
             if args.name not in loggers:
                 raise CommandError(f"No logger found: {args.name}", 1)
             loggers = {args.name: loggers[args.name]}
-        elif str(args.include_no_appender).lower() == "false":
+        elif not args.include_no_appender:
             loggers = {k: v for k, v in loggers.items() if v.handlers}
         ctx.emit(
             LoggerModel(

@@ -13,12 +13,19 @@ import os
 import sys
 import threading
 import time
+import types
 from collections import Counter
 from typing import Any
 
 from livescope.commands.base import Command, CommandContext, CommandError
 from livescope.commands.code import find_classes, resolve_dotted
-from livescope.commands.spec import Argument, Option, ParsedArgs
+from livescope.commands.spec import (
+    Argument,
+    Option,
+    ParsedArgs,
+    non_negative_int,
+    positive_int,
+)
 from livescope.express import ExpressionError, compile_expression
 from livescope.model.common import MessageModel
 from livescope.model.inspect import HeapDumpModel, TypeCountVO, VmToolModel
@@ -89,10 +96,10 @@ class VmToolCommand(Command):
     options = (
         Option("action", "a", "getInstances, forceGc, histogram or diff"),
         Option("className", None, "class of getInstances, module.QualName"),
-        Option("limit", "l", "max instances / histogram rows", type=int, default=10),
+        Option("limit", "l", "max instances / histogram rows", type=positive_int, default=10),
         Option("express", None, "expression over 'instances'"),
-        Option("expand", "x", "depth of rendered values", type=int, default=1),
-        Option("snapshot", None, "snapshot id for diff (default: the latest)", type=int),
+        Option("expand", "x", "depth of rendered values", type=non_negative_int, default=1),
+        Option("snapshot", None, "snapshot id for diff (default: the latest)", type=positive_int),
     )
     examples = (
         "vmtool --action getInstances --className demo.MathGame --limit 5",
@@ -102,7 +109,11 @@ class VmToolCommand(Command):
     )
 
     def run(self, ctx: CommandContext, args: ParsedArgs) -> None:
-        action = (args.action or "").lower()
+        if not args.action:
+            raise CommandError(
+                "The action option is required: --action getInstances, forceGc, histogram or diff"
+            )
+        action = args.action.lower()
         if action == "forcegc":
             gc.collect()
         elif action == "getinstances":
@@ -128,8 +139,6 @@ class VmToolCommand(Command):
     def _instances(self, ctx: CommandContext, args: ParsedArgs) -> None:
         if not args.className:
             raise CommandError("The className option is required for getInstances")
-        if args.limit <= 0:
-            raise CommandError("limit must be > 0")
         cls = resolve_class(args.className)
         instances = []
         for obj in gc.get_objects():
@@ -151,7 +160,7 @@ class VmToolCommand(Command):
 
     def _diff(self, ctx: CommandContext, args: ParsedArgs) -> None:
         with _snapshot_lock:
-            snapshot_id = args.snapshot or max(_snapshots, default=None)
+            snapshot_id = args.snapshot if args.snapshot else max(_snapshots, default=None)
             base = _snapshots.get(snapshot_id) if snapshot_id is not None else None
         if base is None:
             raise CommandError("No such snapshot: run 'vmtool --action histogram' first", 1)
@@ -181,13 +190,25 @@ class VmToolCommand(Command):
         )
 
 
+def referent_ids(obj: Any) -> list[int]:
+    """Ids of the objects ``obj`` refers to.
+
+    A module is never handed to ``gc.get_referents``: that runs its extension's ``m_traverse``
+    outside a collection, which some modules do not survive (a dump after ``gc.collect()`` hung
+    or crashed CPython 3.12 at its next collection). Its ``__dict__`` is what a reader follows.
+    """
+    if isinstance(obj, types.ModuleType):
+        return [id(vars(obj))]
+    return [id(r) for r in gc.get_referents(obj)]
+
+
 def dump_heap(path: str) -> int:
     """Write one JSON line per GC-tracked object: id, type, shallow size, referent ids."""
     count = 0
     with open(path, "w", encoding="utf-8") as out:
         for obj in gc.get_objects():
             try:
-                refs = [id(r) for r in gc.get_referents(obj)]
+                refs = referent_ids(obj)
             except Exception:
                 refs = []
             line = {"id": id(obj), "type": type_name(obj), "size": _size(obj), "refs": refs}

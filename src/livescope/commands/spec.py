@@ -62,14 +62,39 @@ class ParsedArgs(dict):
 HELP_OPTION = Option("help", "h", "this help", flag=True)
 
 
+def positive_int(raw: str) -> int:
+    """A count or limit: a whole number above zero."""
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def non_negative_int(raw: str) -> int:
+    """A depth or interval where 0 has a meaning of its own (no expansion, no limit)."""
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+def boolean(raw: str) -> bool:
+    """An option spelled ``true`` or ``false`` (any case), as Arthas' boolean options are."""
+    if raw.lower() not in ("true", "false"):
+        raise ValueError("expected true or false")
+    return raw.lower() == "true"
+
+
 def _convert(spec: Option | Argument, raw: str, label: str) -> Any:
     try:
         return spec.type(raw)
     except (TypeError, ValueError) as exc:
         kind = getattr(spec.type, "__name__", "value")
-        if kind == "int":
+        # Validators built on int()/float() fail with Python's wording; say what was wrong.
+        text = str(exc)
+        if kind == "int" or text.startswith("invalid literal for int()"):
             raise ArgumentError(f"Invalid value for {label}: '{raw}' is not an integer") from exc
-        if kind == "float":
+        if kind == "float" or text.startswith("could not convert string to float"):
             raise ArgumentError(f"Invalid value for {label}: '{raw}' is not a number") from exc
         raise ArgumentError(f"Invalid value for {label}: '{raw}': {exc}") from exc
 

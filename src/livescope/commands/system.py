@@ -338,6 +338,8 @@ def _set_threshold(index: int) -> Callable[[str], None]:
     def setter(raw: str) -> None:
         values = list(gc.get_threshold())
         values[index] = int(raw)
+        if values[index] < 0:
+            raise ValueError("a threshold must be >= 0 (0 disables automatic collection)")
         gc.set_threshold(*values)
 
     return setter

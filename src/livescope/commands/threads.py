@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from livescope.commands.base import Command, CommandContext, CommandError
-from livescope.commands.spec import Argument, Option, ParsedArgs
+from livescope.commands.spec import (
+    Argument,
+    Option,
+    ParsedArgs,
+    non_negative_int,
+    positive_int,
+)
 from livescope.model.inspect import (
     THREAD_STATES,
     AsyncTaskVO,
@@ -338,7 +344,7 @@ class ThreadCommand(Command):
     )
     usage = "thread [-n N] [-b] [-i ms] [--state STATE] [--all] [--tasks] [id]"
     options = (
-        Option("top-n-threads", "n", "the N busiest threads with their stacks", type=int),
+        Option("top-n-threads", "n", "the N busiest threads with their stacks", type=positive_int),
         Option(
             "include-blocking-thread", "b", "find the thread holding a contended lock", flag=True
         ),
@@ -346,21 +352,18 @@ class ThreadCommand(Command):
             "sample-interval",
             "i",
             "CPU sampling interval in ms (default 200)",
-            type=int,
+            type=non_negative_int,
             default=200,
         ),
         Option("state", None, "only threads in this state (RUNNABLE, WAITING, ...)"),
         Option("all", None, "show every thread", flag=True),
-        Option("max-depth", "d", "stack depth limit (0 = all)", type=int, default=0),
+        Option("max-depth", "d", "stack depth limit (0 = all)", type=non_negative_int, default=0),
         Option("tasks", None, "list asyncio tasks of running event loops", flag=True),
     )
     arguments = (Argument("id", "thread id (native TID)", required=False, type=int),)
     examples = ("thread", "thread 1234", "thread -n 3", "thread -b", "thread --state WAITING")
 
     def run(self, ctx: CommandContext, args: ParsedArgs) -> None:
-        interval = args.sample_interval
-        if interval is None or interval < 0:
-            raise CommandError("Invalid sample interval: must be >= 0 ms")
         threads = live_threads()
         if args.tasks:
             tasks = [task for loop in running_loops() for task in loop_tasks(loop, args.max_depth)]
@@ -387,11 +390,9 @@ class ThreadCommand(Command):
         state = args.state.upper() if args.state else None
         if state is not None and state not in THREAD_STATES:
             raise CommandError(f"Illegal argument, state should be one of {list(THREAD_STATES)}", 1)
-        sample = _cpu_sample(threads, interval, ctx)
+        sample = _cpu_sample(threads, args.sample_interval, ctx)
         threads = [t for t in live_threads() if t.id in sample]
         if args.top_n_threads is not None:
-            if args.top_n_threads <= 0:
-                raise CommandError("top-n-threads must be > 0")
             busiest = sorted(threads, key=lambda t: -sample[t.id][0])[: args.top_n_threads]
             busy = [
                 thread_vo(t, sample, BusyThreadInfo, stack_trace=stack_of(t.frame, args.max_depth))
