@@ -75,17 +75,20 @@ WORKLOADS = {
 
 
 class Program:
-    """A plain Python program (no livescope on its path), killed by pid at teardown."""
+    """A plain Python program (no livescope on its path), killed by pid at teardown. With
+    ``root``, ``python`` is a command that runs Python in that root (a chroot): the program is
+    written there and named as the process inside sees it."""
 
-    def __init__(self, body: str, python: str) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="livescope-attach-test-"))
+    def __init__(self, body: str, python: str, root: Path | None = None) -> None:
+        where = root / "tmp" if root else None
+        self.dir = Path(tempfile.mkdtemp(prefix="livescope-attach-test-", dir=where))
         script = self.dir / "main.py"
         script.write_text(PRELUDE + textwrap.dedent(body))
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         self.output = self.dir / "out.txt"
         with open(self.output, "wb") as out:
             self.proc = subprocess.Popen(
-                [python, "-u", str(script)],
+                [python, "-u", "/" + str(script.relative_to(root)) if root else str(script)],
                 cwd=self.dir,
                 env=env,
                 stdout=out,
@@ -103,7 +106,7 @@ class Program:
     def close(self) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
 
 
@@ -116,8 +119,8 @@ def built_shim() -> None:
 def program() -> Iterator[Callable[..., Program]]:
     started: list[Program] = []
 
-    def factory(body: str, python: str = sys.executable) -> Program:
-        started.append(Program(body, python))
+    def factory(body: str, python: str = sys.executable, root: Path | None = None) -> Program:
+        started.append(Program(body, python, root))
         return started[-1]
 
     yield factory
@@ -167,7 +170,7 @@ def attach_use_stop(prog: Program) -> None:
     assert inject.attach(prog.pid).port == address.port  # second attach finds it
     stop_agent(prog.pid)
     assert address.port not in {p for _, p in procinfo.listening_ports(prog.pid)}
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15  # generous: CI machines are shared
     while len(os.listdir(f"/proc/{prog.pid}/task")) > threads_before:
         assert time.monotonic() < deadline, "agent thread still alive after stop"
         time.sleep(0.02)

@@ -40,18 +40,22 @@ class CallSite:
 class Advice:
     """One access point of one call. Doubles as the locals mapping of compiled expressions.
 
-    The per-call fields default at class level, so an advice made at a call (:meth:`at_call`)
-    sets only its site, arguments and target: this runs on every call of a hooked function.
+    Slots, not a ``__dict__``: an advice is made on every call of a hooked function, and the C
+    callbacks (``_hotpath``) write its fields straight into the slots.
     """
 
-    target: Any = None
-    return_obj: Any = None
-    throw_exp: BaseException | None = None
-    is_before = False
-    is_return = False
-    is_throw = False
-    cost = 0.0
-    stash: object = None  # what a listener keeps between before() and after()
+    __slots__ = (
+        "site",
+        "params",
+        "target",
+        "return_obj",
+        "throw_exp",
+        "is_before",
+        "is_return",
+        "is_throw",
+        "cost",
+        "stash",  # what a listener keeps between before() and after()
+    )
 
     def __init__(
         self,
@@ -79,6 +83,7 @@ class Advice:
         self.is_return = is_return
         self.is_throw = is_throw
         self.cost = cost
+        self.stash = None
 
     @classmethod
     def at_call(cls, site: CallSite, params: tuple, target: Any) -> Advice:
@@ -87,6 +92,9 @@ class Advice:
         advice.site = site
         advice.params = params
         advice.target = target
+        advice.return_obj = advice.throw_exp = advice.stash = None
+        advice.is_before = advice.is_return = advice.is_throw = False
+        advice.cost = 0.0
         return advice
 
     @property

@@ -20,14 +20,23 @@ from livescope.instrument.advice import Advice, CallSite
 from livescope.instrument.matcher import MethodRef, compile_pattern
 from livescope.model.common import EnhancerAffectVO
 
+try:  # built by the package install when a compiler was there, for that Python only
+    from livescope.instrument import _hotpath
+except ImportError:
+    _hotpath = None
+
 clock = time.perf_counter_ns
+
+
+def _own_thread() -> bool:
+    return threading.current_thread().name.startswith("livescope")
 
 
 class _ThreadState(threading.local):
     """Per thread: whether hooks stay silent here (a livescope thread, or inside a listener)."""
 
     def __init__(self) -> None:  # runs once in each thread, at its first hooked call
-        self.muted = threading.current_thread().name.startswith("livescope")
+        self.muted = _own_thread()
 
 
 _local = _ThreadState()
@@ -82,9 +91,25 @@ def _backend() -> Any:
     return wrappers
 
 
-def suppressed() -> bool:
-    """True inside a listener or on a livescope thread: hooks stay silent there."""
+def _python_suppressed() -> bool:
     return _local.muted
+
+
+def _python_mute() -> None:
+    _local.muted = True
+
+
+def _python_unmute() -> None:
+    _local.muted = False
+
+
+# suppressed(): True inside a listener or on a livescope thread, where hooks stay silent;
+# mute()/unmute() around a listener. The state lives in C thread-locals when the accelerator
+# is built for this Python, since the C callbacks read it on every hooked call.
+if _hotpath is not None:
+    suppressed, mute, unmute = _hotpath.muted, _hotpath.mute, _hotpath.unmute
+else:
+    suppressed, mute, unmute = _python_suppressed, _python_mute, _python_unmute
 
 
 def call_enter(entry: Entry, params: tuple, target: Any) -> tuple:
@@ -123,7 +148,7 @@ def call_exit(state: tuple, return_obj: Any, throw_exp: BaseException | None) ->
 
 
 def _notify(listeners: Sequence[Listener], advice: Advice, *, before: bool) -> None:
-    _local.muted = True
+    mute()
     try:
         for listener in listeners:
             # no contextlib.suppress: a context manager per call costs ~0.2 µs on the hot path
@@ -132,7 +157,7 @@ def _notify(listeners: Sequence[Listener], advice: Advice, *, before: bool) -> N
             except Exception:  # a listener bug must never reach the target
                 pass
     finally:
-        _local.muted = False
+        unmute()
 
 
 def enhance(refs: Sequence[MethodRef], listener: Listener) -> EnhancerAffectVO:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from livescope.instrument import engine
+from livescope.instrument.advice import Advice
+from livescope.instrument.engine import _hotpath
 
 _mon = getattr(sys, "monitoring", None)
 _EVENTS = 0
@@ -26,11 +28,18 @@ if _mon is not None:
 
 _state: dict[str, Any] = {"tool": None}
 _pending: dict[Any, tuple] = {}  # frame -> call_enter state
-# code -> (entry, arguments reader, whether the arguments may be read at the exit)
-_hooked: dict[Any, tuple[engine.Entry, Callable[[dict], tuple[tuple, Any]], bool]] = {}
+# code -> (entry, arguments reader, whether the arguments may be read at the exit, the
+# reader's plan for the C callbacks)
+_hooked: dict[Any, tuple[engine.Entry, Callable[[dict], tuple[tuple, Any]], bool, tuple]] = {}
 _lock = threading.Lock()
 _getframe = sys._getframe
 _clock = engine.clock
+
+
+def _forget() -> None:
+    """Tell the C callbacks that the hooked table changed (they cache their last lookup)."""
+    if _hotpath is not None:
+        _hotpath.forget()
 
 
 def _tool() -> int:
@@ -40,9 +49,16 @@ def _tool() -> int:
     for candidate in (4, 3, 2, 5, 1, 0):
         if _mon.get_tool(candidate) is None:
             _mon.use_tool_id(candidate, "livescope")
-            _mon.register_callback(candidate, _E.PY_START, _on_start)
-            _mon.register_callback(candidate, _E.PY_RETURN, _on_return)
-            _mon.register_callback(candidate, _E.PY_UNWIND, _on_unwind)
+            callbacks = (_on_start, _on_return, _on_unwind)
+            if _hotpath is not None:  # the same callbacks in C, when built for this Python
+                _hotpath.configure(
+                    _hooked, _pending, engine._own_thread, _start_frame, _late_state, Advice
+                )
+                callbacks = (_hotpath.on_start, _hotpath.on_return, _hotpath.on_unwind)
+            for event, callback in zip(
+                (_E.PY_START, _E.PY_RETURN, _E.PY_UNWIND), callbacks, strict=True
+            ):
+                _mon.register_callback(candidate, event, callback)
             _mon.set_events(candidate, _E.PY_UNWIND)
             _state["tool"] = candidate
             return candidate
@@ -52,7 +68,9 @@ def _tool() -> int:
 def install(entry: engine.Entry) -> None:
     with _lock:
         code = entry.ref.code
-        _hooked[code] = (entry, _arguments_reader(entry), _arguments_kept(code))
+        reader, plan = _arguments_reader(entry), _argument_plan(entry)
+        _hooked[code] = (entry, reader, _arguments_kept(code), plan)
+        _forget()
         _mon.set_local_events(_tool(), entry.ref.code, _EVENTS)
 
 
@@ -62,6 +80,7 @@ def uninstall(entry: engine.Entry) -> None:
         if tool is not None:
             _mon.set_local_events(tool, entry.ref.code, 0)
         _hooked.pop(entry.ref.code, None)
+        _forget()
         for frame in [f for f in _pending if f.f_code is entry.ref.code]:
             _pending.pop(frame, None)
 
@@ -110,6 +129,27 @@ def _arguments_reader(entry: engine.Entry) -> Callable[[dict], tuple[tuple, Any]
     return namespace["read"]
 
 
+def _argument_plan(entry: engine.Entry) -> tuple:
+    """What :func:`_arguments_reader` reads, as data for the C callbacks: (positional names,
+    ``*args`` name, keyword-only names, ``**kwargs`` name, has target, call site, keeps the
+    target)."""
+    code = entry.ref.code
+    names = code.co_varnames
+    argc, kwonly = code.co_argcount, code.co_kwonlyargcount
+    extra = argc + kwonly
+    varargs = names[extra] if code.co_flags & 0x04 else None
+    varkw = names[extra + (varargs is not None)] if code.co_flags & 0x08 else None
+    return (
+        names[:argc],
+        varargs,
+        names[argc:extra],
+        varkw,
+        entry.ref.has_target,
+        entry.site,
+        not entry.drops_target,
+    )
+
+
 def _tuple_source(items: list[str]) -> str:
     return f"({', '.join(items)},)" if items else "()"
 
@@ -134,7 +174,7 @@ def _on_start(code: Any, offset: int) -> None:
     hooked = _hooked.get(code)
     if hooked is None:
         return
-    entry, read_arguments, read_late = hooked
+    entry, _, read_late, _ = hooked
     if not entry.listeners or engine.suppressed():
         return
     frame = _getframe(1)
@@ -143,6 +183,12 @@ def _on_start(code: Any, offset: int) -> None:
     if read_late and not entry.before_listeners:
         _pending[frame] = _clock()  # the cheapest start: arguments are read at the exit
         return
+    _start_frame(code, frame)
+
+
+def _start_frame(code: Any, frame: Any) -> None:
+    """A start that reads the arguments now (and runs the before-listeners)."""
+    entry, read_arguments, _, _ = _hooked[code]
     try:
         params, target = read_arguments(frame.f_locals)
     except Exception:
@@ -150,37 +196,39 @@ def _on_start(code: Any, offset: int) -> None:
     _pending[frame] = engine.call_enter(entry, params, target)
 
 
-def _exit_state(code: Any, frame: Any, state: Any) -> tuple | None:
-    if state.__class__ is not int:
-        return state
+def _late_state(code: Any, frame: Any, start: int) -> tuple | None:
+    """The full state of a call whose start was only timed: its arguments, read at the exit."""
     hooked = _hooked.get(code)
     if hooked is None:
         return None
-    entry, read_arguments, _ = hooked
+    entry, read_arguments, _, _ = hooked
     try:
         params, target = read_arguments(frame.f_locals)
     except Exception:
         return None
-    return engine.late_enter(entry, state, params, target)
+    return engine.late_enter(entry, start, params, target)
+
+
+def _exit_state(code: Any, frame: Any) -> tuple | None:
+    state = _pending.pop(frame, None)
+    if state.__class__ is int:
+        return _late_state(code, frame, state)
+    return state
 
 
 def _on_return(code: Any, offset: int, retval: Any) -> None:
     if not _pending:
         return
     frame = _getframe(1)
-    state = _pending.pop(frame, None)
+    state = _exit_state(code, frame)
     if state is not None:
-        state = _exit_state(code, frame, state)
-        if state is not None:
-            engine.call_exit(state, retval, None)
+        engine.call_exit(state, retval, None)
 
 
 def _on_unwind(code: Any, offset: int, exc: BaseException) -> None:
     if not _pending or code not in _hooked:
         return
     frame = _getframe(1)
-    state = _pending.pop(frame, None)
+    state = _exit_state(code, frame)
     if state is not None:
-        state = _exit_state(code, frame, state)
-        if state is not None:
-            engine.call_exit(state, None, exc)
+        engine.call_exit(state, None, exc)
