@@ -7,6 +7,12 @@ another venv); the target's site-packages are never written to. The bootstrap ap
 directory to ``sys.path`` only for the time of the import (the packages' own ``__path__`` serves
 later lazy imports), starts the agent thread, and reports ok or the error in a status file that
 the attaching side waits for.
+
+A target in another root (a chroot, a container) cannot follow links into ours: it gets copies
+of the packages in ``/tmp/livescope-agent-<uid>-<version>``, kept here and mirrored to the same
+path inside its root, with its boot script and the bootstrap library beside them. Being the
+same path on both sides lets every name handed to the target (the boot script, the library and
+the directory compiled into it) be one that also exists here, as ``sys.remote_exec`` checks.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livescope import __version__
+from livescope.attach import procinfo
+from livescope.attach.treecopy import copy_file, sync_tree
 
 AGENT_PACKAGES = ("livescope", "h11", "wsproto")
 
@@ -33,6 +41,12 @@ def _livescope_boot(agent_path, status_path, host, port, password, options=None)
         os.unlink(__file__)  # run once, even if a bootstrap thread of an earlier attach wakes
     except (OSError, NameError):
         pass
+    try:
+        # One run per attach, even with two ways in (sys.remote_exec, then the library's
+        # thread) and a target not allowed to remove the script; gone once the attach is over.
+        os.mkdir(os.path.join(os.path.dirname(status_path), "claimed"))
+    except OSError:
+        return
     result = {"pid": os.getpid()}
     added = agent_path not in sys.path
     interval = sys.getswitchinterval()
@@ -63,6 +77,14 @@ def _livescope_boot(agent_path, status_path, host, port, password, options=None)
 """
 
 
+def _write_file(path: Path, text: str) -> None:
+    """Write ``path`` (mode 0644) so that no reader sees it half written."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    partial.chmod(0o644)
+    os.replace(partial, path)
+
+
 class UnsafeDirectoryError(RuntimeError):
     """A shared directory exists but is not ours alone: using it would let others inject code."""
 
@@ -82,16 +104,22 @@ def _own_directory(path: Path) -> Path:
     return path
 
 
+def _package_origins() -> dict[str, Path]:
+    origins = {}
+    for name in AGENT_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"package {name} is not installed alongside livescope")
+        origins[name] = Path(next(iter(spec.submodule_search_locations))).resolve()
+    return origins
+
+
 def agent_path() -> Path:
     """The agent path directory for this installation, (re)linking the three packages."""
     root = _own_directory(
         Path(tempfile.gettempdir()) / f"livescope-agentpath-{os.geteuid()}-{__version__}"
     )
-    for name in AGENT_PACKAGES:
-        spec = importlib.util.find_spec(name)
-        if spec is None or not spec.submodule_search_locations:
-            raise RuntimeError(f"package {name} is not installed alongside livescope")
-        origin = Path(next(iter(spec.submodule_search_locations))).resolve()
+    for name, origin in _package_origins().items():
         link = root / name
         if link.is_symlink() and Path(os.readlink(link)) == origin:
             continue
@@ -103,14 +131,66 @@ def agent_path() -> Path:
     return root
 
 
+def agent_copies() -> Path:
+    """The copies of the three packages for targets in another root, brought up to date. Under
+    /tmp whatever TMPDIR says: the path must exist inside the target's root as well."""
+    root = _own_directory(Path("/tmp") / f"livescope-agent-{os.geteuid()}-{__version__}")
+    for name, origin in _package_origins().items():
+        sync_tree(origin, root / name)
+    return root
+
+
 @dataclass
 class Bootstrap:
     """One prepared injection: the boot script for ``pid`` and the status file it will write."""
 
     pid: int
-    boot_path: Path
-    status_path: Path
-    taken: bool = False
+    boot_path: Path  # the target names it so too
+    status_path: Path  # where we read it
+    remote_dir: Path | None = None  # the agent directory in the target's other root
+
+    @property
+    def agent_dir(self) -> Path:
+        return self.boot_path.parent
+
+    def _copies(self, path: Path) -> list[Path]:
+        return [path] + ([self.remote_dir / path.name] if self.remote_dir else [])
+
+    def target_copy(self, path: Path) -> Path:
+        """Where the file the target calls ``path`` is written: in its root, if another one."""
+        return self._copies(path)[-1]
+
+    def publish(self, path: Path) -> None:
+        """Give a target in another root its copy of ``path``, a file of the agent directory."""
+        if self.remote_dir is not None:
+            copy_file(path, self.remote_dir / path.name)
+
+    def write_script(self) -> Path:
+        """A script file running the boot script, for ``sys.remote_exec`` (which takes a file).
+        It removes itself when run; until then it stays, as the request may be taken late."""
+        script = self.agent_dir / f"run-{self.pid}.py"
+        unlink = f"import os\ntry:\n os.unlink({str(script)!r})\nexcept OSError:\n pass\n"
+        for path in self._copies(script):
+            _write_file(path, unlink + self.runner_code())
+        return script
+
+    def drop_script(self, *, inside: bool = True) -> None:
+        """Remove the script of :meth:`write_script`: our copy, which only had to exist when
+        ``remote_exec`` was called, and with ``inside`` the target's (no request is pending)."""
+        copies = self._copies(self.agent_dir / f"run-{self.pid}.py")
+        for path in copies if inside else copies[:-1]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def claimed(self) -> bool:
+        """Whether the target has started running the boot script."""
+        return (self.status_path.parent / "claimed").exists()
+
+    def withdraw(self) -> None:
+        """Remove the boot script: a way in that gets there late finds nothing to run."""
+        for path in self._copies(self.boot_path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     def runner_code(self) -> str:
         """One line of Python that runs the boot script in a namespace of its own."""
@@ -125,21 +205,21 @@ class Bootstrap:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(FileNotFoundError, ValueError):
-                status = json.loads(self.status_path.read_text())
-                self.taken = True
-                return status
+                return json.loads(self.status_path.read_text())
             if not alive():
                 return None
             time.sleep(0.01)
         return None
 
     def cleanup(self) -> None:
-        """Remove the status file; the boot script too once the target has run it (a script
-        not yet run was emptied by the caller and stays, harmless, until the next attach)."""
-        paths = [self.status_path] + ([self.boot_path] if self.taken else [])
-        for path in paths:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        """Remove the boot script and the status directory. A way in that gets to the target
+        later (a bootstrap thread waking, a request taken late) then has nothing to run, and
+        without the status directory could not claim the run anyway."""
+        self.withdraw()
+        with contextlib.suppress(FileNotFoundError):
+            self.status_path.unlink()
+        with contextlib.suppress(OSError):
+            (self.status_path.parent / "claimed").rmdir()
         with contextlib.suppress(OSError):
             self.status_path.parent.rmdir()
 
@@ -153,18 +233,29 @@ def prepare(
     target_uid: int,
     options: dict[str, str] | None = None,
 ) -> tuple[Path, Bootstrap]:
-    """Write the boot script for ``pid``; return the agent path directory and the bootstrap.
+    """Write the boot script for ``pid``; return the agent path directory (where the markers of
+    started agents go) and the bootstrap.
     ``options`` are more keyword arguments of ``livescope.start`` (plain strings: ``mesh``)."""
     root = agent_path()
-    status_dir = Path(tempfile.mkdtemp(prefix=f"livescope-status-{pid}-"))
+    target = procinfo.inspect(pid, ports=False)
+    directory, remote_dir, temp = root, None, Path(tempfile.gettempdir())
+    if target.foreign_root:
+        temp = target.reach("/tmp")
+        if not temp.is_dir():
+            raise RuntimeError(f"the root of process {pid} ({target.root}) has no /tmp")
+        directory = agent_copies()
+        remote_dir = _own_directory(target.reach(str(directory)))
+        for name in AGENT_PACKAGES:
+            sync_tree(directory / name, remote_dir / name)
+    status_dir = Path(tempfile.mkdtemp(prefix=f"livescope-status-{pid}-", dir=temp))
     if os.geteuid() == 0 and target_uid != 0:
         os.chown(status_dir, target_uid, -1)  # the target, running as its user, writes here
     status_dir.chmod(0o700)
     status_path = status_dir / "status.json"
-    boot_path = root / f"boot-{pid}.py"
-    partial = root / f".boot-{pid}.{os.getpid()}"
-    call = (str(root), str(status_path), host, port, password, options or {})
-    partial.write_text(BOOT_TEMPLATE + f"\n\n_livescope_boot{call!r}\n")
-    partial.chmod(0o644)
-    os.replace(partial, boot_path)
-    return root, Bootstrap(pid=pid, boot_path=boot_path, status_path=status_path)
+    status_inside = f"/tmp/{status_dir.name}/status.json" if remote_dir else str(status_path)
+    # named with the pid the target has in its own pid namespace: the library's thread
+    # finds the script by getpid()
+    boot = Bootstrap(pid, directory / f"boot-{target.nspid}.py", status_path, remote_dir)
+    call = (str(directory), status_inside, host, port, password, options or {})
+    _write_file(boot.target_copy(boot.boot_path), BOOT_TEMPLATE + f"\n\n_livescope_boot{call!r}\n")
+    return root, boot

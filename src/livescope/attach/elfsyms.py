@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ class Mapping:
     perms: str
     offset: int
     path: str
+    inode: int = 0
 
 
 def read_maps(pid: int) -> list[Mapping]:
@@ -34,12 +36,26 @@ def read_maps(pid: int) -> list[Mapping]:
         parts = line.split(None, 5)
         start, end = (int(x, 16) for x in parts[0].split("-"))
         path = parts[5] if len(parts) > 5 else ""
-        mappings.append(Mapping(start, end, parts[1], int(parts[2], 16), path))
+        mappings.append(Mapping(start, end, parts[1], int(parts[2], 16), path, int(parts[4])))
     return mappings
 
 
-def dynamic_functions(path: Path) -> tuple[dict[str, int], int]:
-    """``({name: address before relocation}, first PT_LOAD vaddr)`` of an ELF64 little-endian file."""
+def mapped_file(pid: int, mapping: Mapping) -> Path | None:
+    """A path of ours to the file behind ``mapping``. ``maps`` names it relative to our root
+    (a chroot's files under the chroot's directory) or, in a mount namespace we are not in (a
+    container), relative to that namespace's root: the inode says which reading is right."""
+    for candidate in (Path(mapping.path), Path(f"/proc/{pid}/root{mapping.path}")):
+        try:
+            if candidate.stat().st_ino == mapping.inode:
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+def _elf(path: Path) -> tuple[bytes, int, list[tuple[int, ...]]]:
+    """The file's bytes, first PT_LOAD vaddr and section headers ``(name, type, addr, offset,
+    size, link, entsize)`` of an ELF64 little-endian file."""
     data = path.read_bytes()
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise ValueError(f"{path} is not a 64-bit little-endian ELF file")
@@ -50,18 +66,20 @@ def dynamic_functions(path: Path) -> tuple[dict[str, int], int]:
         for i in range(phnum)
         if struct.unpack_from("<I", data, phoff + i * phentsize)[0] == PT_LOAD
     )
+    headers = [
+        struct.unpack_from("<II8xQQQI4x8xQ", data, shoff + i * shentsize) for i in range(shnum)
+    ]
+    return data, first_load, headers
+
+
+def dynamic_functions(path: Path) -> tuple[dict[str, int], int]:
+    """``({name: address before relocation}, first PT_LOAD vaddr)`` of an ELF64 little-endian file."""
+    data, first_load, headers = _elf(path)
     functions: dict[str, int] = {}
-    for i in range(shnum):
-        header = shoff + i * shentsize
-        sh_type, sh_offset, sh_size, sh_link, sh_entsize = (
-            struct.unpack_from("<I", data, header + 4)[0],
-            *struct.unpack_from("<QQI", data, header + 24),
-            struct.unpack_from("<Q", data, header + 56)[0],
-        )
+    for _, sh_type, _, sh_offset, sh_size, sh_link, sh_entsize in headers:
         if sh_type != SHT_DYNSYM or not sh_entsize:
             continue
-        strtab = shoff + sh_link * shentsize
-        str_offset = struct.unpack_from("<Q", data, strtab + 24)[0]
+        str_offset = headers[sh_link][3]
         for entry in range(sh_offset, sh_offset + sh_size, sh_entsize):
             name_at, info, _, shndx, value = struct.unpack_from("<IBBHQ", data, entry)
             if shndx == 0 or not value or (info & 0xF) not in (STT_FUNC, STT_GNU_IFUNC):
@@ -71,10 +89,25 @@ def dynamic_functions(path: Path) -> tuple[dict[str, int], int]:
     return functions, first_load
 
 
-def find_function(
-    pid: int, mappings: list[Mapping], name: str, library: str = r""
+def sections(path: Path) -> tuple[dict[str, int], int]:
+    """``({section name: address before relocation}, first PT_LOAD vaddr)`` of an ELF64 file."""
+    data, first_load, headers = _elf(path)
+    names_at = headers[struct.unpack_from("<H", data, 0x3E)[0]][3]
+    found = {}
+    for name_at, _, sh_addr, *_ in headers:
+        end = data.index(b"\0", names_at + name_at)
+        found[data[names_at + name_at : end].decode()] = sh_addr
+    return found, first_load
+
+
+def _locate(
+    pid: int,
+    mappings: list[Mapping],
+    name: str,
+    library: str,
+    table: Callable[[Path], tuple[dict[str, int], int]],
 ) -> tuple[int, str] | None:
-    """``(address, file)`` of function ``name`` in the first mapped file matching ``library``."""
+    """``(address, file)`` of ``name`` in ``table`` of the first mapped file matching ``library``."""
     pattern = re.compile(library)
     seen: set[str] = set()
     for mapping in mappings:
@@ -82,13 +115,29 @@ def find_function(
         if not path.startswith("/") or path in seen or not pattern.search(path):
             continue
         seen.add(path)
-        try:
-            # through the target's root, so a process in a container is read correctly
-            functions, first_load = dynamic_functions(Path(f"/proc/{pid}/root{path}"))
-        except (OSError, ValueError, struct.error):
+        local = mapped_file(pid, mapping)
+        if local is None:
             continue
-        if name not in functions:
+        try:
+            addresses, first_load = table(local)
+        except (OSError, ValueError, IndexError, struct.error):
+            continue
+        if name not in addresses:
             continue
         base = min(m.start - m.offset for m in mappings if m.path == path)
-        return base - (first_load & ~0xFFF) + functions[name], path
+        return base - (first_load & ~0xFFF) + addresses[name], path
     return None
+
+
+def find_function(
+    pid: int, mappings: list[Mapping], name: str, library: str = r""
+) -> tuple[int, str] | None:
+    """``(address, file)`` of function ``name`` in the first mapped file matching ``library``."""
+    return _locate(pid, mappings, name, library, dynamic_functions)
+
+
+def find_section(
+    pid: int, mappings: list[Mapping], name: str, library: str = r""
+) -> tuple[int, str] | None:
+    """``(address, file)`` of section ``name`` in the first mapped file matching ``library``."""
+    return _locate(pid, mappings, name, library, sections)

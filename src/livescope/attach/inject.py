@@ -22,6 +22,9 @@ from livescope.attach.shim import ENTRY_POINT, START_ERRORS, ShimBuildError, ens
 DEFAULT_PORT = 8563
 SUPPORTED = ((3, 10), (3, 14))  # inclusive range of the agent's CPython versions
 INJECT_RETRIES = 20
+# How long sys.remote_exec gets before the ptrace path is tried: a main thread that evaluates
+# bytecode starts the script within milliseconds; one asleep or blocked in a call may never.
+REMOTE_EXEC_GRACE = 0.25
 
 
 class AttachError(Exception):
@@ -109,21 +112,48 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def _inject(info: ProcessInfo, boot: bootstrap.Bootstrap, shim_dir: Path, **opts: object) -> None:
+def _remote_exec_taken(info: ProcessInfo, boot: bootstrap.Bootstrap, timeout: float) -> bool:
+    """Hand the bootstrap to ``sys.remote_exec``: True once the target runs it, False if its main
+    thread did not get to it in time (the request is then taken back)."""
+    from livescope.attach import pending_exec
+    from livescope.attach.remote_exec import RemoteExecError, remote_exec
+
+    try:
+        script = boot.write_script()
+        remote_exec(info, script, timeout)
+    except RemoteExecError as exc:
+        if boot.claimed():  # a request of an earlier attach was taken meanwhile
+            return True
+        boot.drop_script()
+        raise AttachError(str(exc)) from None
+    except OSError as exc:
+        raise AttachError(f"cannot write the bootstrap for sys.remote_exec: {exc}") from None
+    boot.drop_script(inside=False)
+    deadline = time.monotonic() + REMOTE_EXEC_GRACE
+    while time.monotonic() < deadline and _alive(info.pid):
+        if boot.claimed():
+            boot.drop_script()
+            return True
+        time.sleep(0.005)
+    if pending_exec.withdraw(info.pid, str(script)):
+        boot.drop_script()
+    return boot.claimed()  # taken just before it was withdrawn
+
+
+def _inject(info: ProcessInfo, boot: bootstrap.Bootstrap, **opts: object) -> None:
     """Queue the bootstrap in the target (it then runs on its own)."""
     timeout = float(opts["timeout"])  # type: ignore[arg-type]
-    if info.version and info.version >= (3, 14) and not opts["unsafe"]:
-        from livescope.attach.remote_exec import RemoteExecError, remote_exec
-
-        try:
-            remote_exec(info.pid, info.exe, boot.boot_path, timeout)
-            return
-        except RemoteExecError as exc:
-            raise AttachError(f"sys.remote_exec failed: {exc}") from None
+    modern = info.version and info.version >= (3, 14) and not opts["unsafe"]
+    if modern and _remote_exec_taken(info, boot, timeout):
+        return
     try:
-        shim = None if opts["unsafe"] else ensure_shim(shim_dir)
+        shim = None if opts["unsafe"] else ensure_shim(boot.agent_dir)
+        if shim is not None:
+            boot.publish(shim)
     except ShimBuildError as exc:
         raise AttachError(str(exc)) from None
+    except OSError as exc:
+        raise AttachError(f"cannot place the attach library in the target's root: {exc}") from None
     inject_once = _ptrace_injector if ptrace.supported() else _gdb_injector
     for _ in range(INJECT_RETRIES):
         try:
@@ -202,14 +232,13 @@ def attach(
         root, boot = bootstrap.prepare(
             pid, host=host, port=chosen, password=password, target_uid=info.uid, options=options
         )
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, ProcessError) as exc:
         raise AttachError(f"cannot prepare the bootstrap: {exc}") from None
     try:
-        _inject(info, boot, root, timeout=timeout, unsafe=unsafe)
+        _inject(info, boot, timeout=timeout, unsafe=unsafe)
         status = boot.wait(max(0.5, deadline - time.monotonic()), lambda: _alive(pid))
         if status is None:
-            with contextlib.suppress(FileNotFoundError):
-                boot.boot_path.unlink()  # a bootstrap thread waking late finds nothing to run
+            boot.withdraw()  # a bootstrap thread waking late finds nothing to run
             if not _alive(pid):
                 raise AttachError(f"process {pid} exited during the attach")
             threads = "\n  ".join(procinfo.thread_states(pid)) or "(unreadable)"

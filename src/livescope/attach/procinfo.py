@@ -1,7 +1,13 @@
 """What can be read about a process from ``/proc`` without touching it.
 
-Used before an attach (is it Python, which version, may we ptrace it), by ``livescope ps``,
-and to say what a target's threads are doing when it did not take the bootstrap in time.
+Used before an attach (is it Python, which version, may we ptrace it, does it live in another
+root), by ``livescope ps``, and to say what a target's threads are doing when it did not take
+the bootstrap in time.
+
+A target in a chroot or a container sees files under its own root: paths the kernel shows us
+(``/proc/PID/exe``, ``maps``) are relative to *our* root or, for a mount namespace we are not in,
+to the root of that namespace; :meth:`ProcessInfo.reach` and :meth:`ProcessInfo.inside` go
+between the two views.
 """
 
 from __future__ import annotations
@@ -25,10 +31,24 @@ class ProcessInfo:
     cmdline: list[str]
     version: tuple[int, int] | None = None
     listening: list[tuple[str, int]] = field(default_factory=list)
+    root: str = "/"  # the target's root directory, as /proc/PID/root names it to us
+    foreign_root: bool = False  # chroot or container: its "/" is not ours
+    own_mounts: bool = True  # in our mount namespace (a chroot), not another one (a container)
+    nspid: int = 0  # its pid inside its own pid namespace
 
     @property
     def version_text(self) -> str:
         return ".".join(map(str, self.version)) if self.version else "?"
+
+    def reach(self, path: str) -> Path:
+        """Where we open the file the target calls ``path``."""
+        return Path(f"/proc/{self.pid}/root{path}") if self.foreign_root else Path(path)
+
+    def inside(self, path: str) -> str:
+        """The name the target gives a file of its root that /proc shows us as ``path``."""
+        if self.root != "/" and path.startswith(self.root + "/"):
+            return path[len(self.root) :]
+        return path
 
 
 class ProcessError(Exception):
@@ -82,8 +102,9 @@ def listening_ports(pid: int) -> list[tuple[str, int]]:
     return sorted(set(found), key=lambda item: item[1])
 
 
-def inspect(pid: int) -> ProcessInfo:
-    """Everything ``/proc`` tells about ``pid``; raises ProcessError if it does not exist."""
+def inspect(pid: int, *, ports: bool = True) -> ProcessInfo:
+    """Everything ``/proc`` tells about ``pid`` (``ports``: its listening ports too, a scan of
+    the machine's TCP table); raises ProcessError if it does not exist."""
     base = PROC / str(pid)
     try:
         status = _read(base / "status")
@@ -100,7 +121,14 @@ def inspect(pid: int) -> ProcessInfo:
         cmdline = []
     info = ProcessInfo(pid=pid, uid=uid, exe=exe, cmdline=cmdline)
     info.version = python_version(pid, exe)
-    info.listening = listening_ports(pid)
+    info.listening = listening_ports(pid) if ports else []
+    nspid = re.search(r"^NSpid:\s+([\d\t ]+)$", status, re.M)
+    info.nspid = int(nspid.group(1).split()[-1]) if nspid else pid
+    with contextlib.suppress(OSError):  # needs the right to ptrace it: else taken as ours
+        info.root = os.readlink(base / "root")
+        theirs, ours = os.stat(base / "root"), os.stat(PROC / "self" / "root")
+        info.foreign_root = (theirs.st_dev, theirs.st_ino) != (ours.st_dev, ours.st_ino)
+        info.own_mounts = os.readlink(base / "ns" / "mnt") == os.readlink(PROC / "self/ns/mnt")
     return info
 
 

@@ -295,19 +295,21 @@ def _function(pid: int, mappings: list[Mapping], names: tuple[str, ...], library
 
 
 def load_library(pid: int, library: Path, entry: str, timeout: float = 10.0) -> int:
-    """``dlopen`` ``library`` in ``pid`` (unless it is loaded already) and return ``entry()``."""
+    """``dlopen`` ``library`` in ``pid`` (unless it is loaded already) and return ``entry()``.
+    A target in another root must have its own copy at the same path inside that root; ``maps``
+    then shows it under the root's directory, hence the matches on the end of the path."""
     real = os.path.realpath(library)
     mappings = read_maps(pid)
     thread = _pick_thread(pid, mappings)
     try:
-        if not any(m.path == real for m in mappings):
+        if not any(m.path.endswith(real) for m in mappings):
             libc = r"/libc[.-][^/]*$|/ld-musl[^/]*$"
             dlopen = _function(pid, mappings, ("dlopen", "__libc_dlopen_mode"), libc)
             handle = thread.call(dlopen, -1, RTLD_NOW, data=real.encode() + b"\0", timeout=timeout)
             if not handle:
                 raise PtraceError(f"the target could not load {real} (dlopen failed)")
             mappings = read_maps(pid)
-        found = find_function(pid, mappings, entry, "^" + re.escape(real) + "$")
+        found = find_function(pid, mappings, entry, re.escape(real) + "$")
         if found is None:
             raise PtraceError(f"{entry} is missing from {real}")
         result = thread.call(found[0], timeout=timeout)
