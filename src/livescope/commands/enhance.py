@@ -83,10 +83,11 @@ def now_text() -> str:
 
 
 def compile_or_fail(text: str | None) -> Any:
+    """The expression as a function of an advice (its fastest form), None for no text."""
     if not text:
         return None
     try:
-        return compile_expression(text)
+        return compile_expression(text).on_advice
     except ExpressionError as exc:
         raise CommandError(str(exc)) from None
 
@@ -110,21 +111,27 @@ class HitListener(engine.Listener):
         try:
             return True, function(advice)
         except Exception as exc:
-            if not self.error_reported:
-                self.error_reported = True
-                self.ctx.emit(MessageModel(message=f"{what} failed: {type(exc).__name__}: {exc}"))
+            self.report_failure(what, exc)
             return False, None
+
+    def report_failure(self, what: str, exc: Exception) -> None:
+        if not self.error_reported:
+            self.error_reported = True
+            self.ctx.emit(MessageModel(message=f"{what} failed: {type(exc).__name__}: {exc}"))
 
     def accept(self, advice: Advice) -> bool:
         """True when the condition holds and the hit limit allows one more result."""
+        # This runs on every call of a hooked function: the common "condition false" answer
+        # comes first and nothing is formatted unless an expression fails.
+        if self.condition is not None:
+            try:
+                if not self.condition(advice):
+                    return False
+            except Exception as exc:
+                self.report_failure(f"Condition express '{self.condition_text}'", exc)
+                return False
         if self.ctx.interrupted:
             return False
-        if self.condition is not None:
-            ok, value = self.evaluate(
-                self.condition, advice, f"Condition express '{self.condition_text}'"
-            )
-            if not ok or not value:
-                return False
         with self.lock:
             if self.limit and self.hits >= self.limit:
                 return False
