@@ -518,3 +518,21 @@ def test_demo_opens_console_and_stops_demo_on_exit(pty_console):
 
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+
+
+def test_completion_learns_options_from_help(make_target) -> None:
+    from livescope.commands.completion import complete
+    from livescope.console.client import ApiClient
+    from livescope.console.completion import HelpCatalog
+
+    target = make_target(IDLE)
+    client = ApiClient(target.url)
+    try:
+        catalog = HelpCatalog(client)
+        assert complete(catalog, "wat") == ("wat", ["watch"])
+        # help lists names only; the options come from `help watch` the first time
+        assert complete(catalog, "watch --exp") == ("--exp", ["--expand"])
+        assert "-x" in complete(catalog, "watch demo.X y -")[1]
+        assert complete(catalog, "nosuch -") == ("-", [])
+    finally:
+        client.close()

@@ -29,7 +29,7 @@ def run_console(url: str, password: str | None = None) -> int:
     from prompt_toolkit.patch_stdout import patch_stdout
 
     from livescope.console.client import AgentUnreachable, ApiClient, ApiError
-    from livescope.console.completion import CommandCompleter, learn_commands
+    from livescope.console.completion import CommandCompleter, HelpCatalog
     from livescope.console.output import Printer
     from livescope.console.session import ConsoleSession
 
@@ -44,7 +44,7 @@ def run_console(url: str, password: str | None = None) -> int:
         return 2
     prompt = PromptSession(
         history=FileHistory(str(HISTORY_FILE)),
-        completer=CommandCompleter(learn_commands(client)),
+        completer=CommandCompleter(HelpCatalog(client)),
         complete_while_typing=False,
     )
     try:
