@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 
 import livescope
 from support.mesh_nodes import MeshNode, RedisServer, free_port
 from support.pythons import available_pythons
 from support.targets import Target
+from test_mesh_protocol import Api
 
 PYTHONS = available_pythons()
 TARGET = """
@@ -158,7 +160,7 @@ def test_fleet_lists_and_runs_on_three_agents_over_two_nodes(three) -> None:
     assert set(by_pid(fleet_json(b, "list")["agents"])) == set(agents)  # from the other node
 
     done = fleet(b, "exec", "--app", "shop", "--json", "version")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + done.stdout
     answers = by_pid(json.loads(done.stdout)["agents"])
     assert set(answers) == set(agents)
     for answer in answers.values():
@@ -167,7 +169,7 @@ def test_fleet_lists_and_runs_on_three_agents_over_two_nodes(three) -> None:
         assert {"type": "version", "version": livescope.__version__}.items() <= results[0].items()
 
     done = fleet(a, "exec", "--app", "shop", "--json", *WATCH)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + done.stdout
     answers = by_pid(json.loads(done.stdout)["agents"])
     assert set(answers) == set(agents)
     for answer in answers.values():
@@ -221,7 +223,7 @@ def test_an_agent_reconnects_after_its_node_restarts(three) -> None:
     assert after[moved]["agent"] != before[moved]["agent"]  # a new connection, a new id
     assert after[moved]["node"] == node_id(b)
     done = fleet(a, "exec", "--app", "shop", "--json", "version")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + done.stdout
     assert len(json.loads(done.stdout)["agents"]) == 3
 
 
@@ -242,7 +244,7 @@ def test_one_in_memory_node_one_agent_by_id_and_stop(memory_node, make_target) -
     assert agents[billing.pid]["app"] == "billing" and agents[shop.pid]["app"] == "shop"
 
     done = fleet(memory_node, "exec", "--agent", agents[billing.pid]["agent"], "--json", *WATCH)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + done.stdout
     (answer,) = json.loads(done.stdout)["agents"]
     assert answer["pid"] == billing.pid and answer["reply"]["state"] == "SUCCEEDED"
 
@@ -252,7 +254,7 @@ def test_one_in_memory_node_one_agent_by_id_and_stop(memory_node, make_target) -
     assert answer["reply"]["body"]["results"][0]["value"] == "x" * 400000
 
     done = fleet(memory_node, "exec", "--agent", host_pid, "stop")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + done.stdout
     assert set(by_pid(wait_for_agents(memory_node, 1))) == {billing.pid}
     assert shop.proc.poll() is None  # the program goes on without its agent
 
@@ -285,11 +287,11 @@ def test_attach_with_mesh(memory_node, make_target) -> None:
     attach = [sys.executable, "-m", "livescope", "attach", str(plain.pid), "--no-console"]
     attach += ["--port", str(free_port()), "--mesh", url, "--app", "attached"]
     done = subprocess.run(attach, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + done.stdout
     (agent,) = wait_for_agents(memory_node, 1)
     assert agent["pid"] == plain.pid and agent["app"] == "attached"
     done = fleet(memory_node, "exec", "--app", "attached", *WATCH)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + done.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "livescope", "attach", str(plain.pid), "--mesh", "http://x"],
         capture_output=True,
@@ -337,4 +339,130 @@ def test_token_protected_node() -> None:
         allowed = fleet(node, "--token", "s3cret", "list", "--json")
         assert allowed.returncode == 0 and json.loads(allowed.stdout) == {"agents": []}
     finally:
+        node.kill()
+
+
+def wait_registered(node: MeshNode, channel: str, count: int, timeout: float = 30.0) -> None:
+    """Until a publish to ``channel`` reaches ``count`` connections: agents the node registered."""
+    deadline = time.monotonic() + timeout
+    while node.post("/v1/mesh/publish", {"c": channel, "d": "{}"})["r"]["s"] < count:
+        assert time.monotonic() < deadline, f"{channel} never reached {count} agents"
+        time.sleep(0.05)
+
+
+def test_the_node_registers_agents_as_they_connect(memory_node, make_target) -> None:
+    url = memory_node.client_url("/livescope")
+    targets = [
+        start_target(make_target, url, "argument"),
+        start_target(make_target, url, "environment"),
+    ]
+    wait_registered(memory_node, "livescope.app.shop", 2)  # no back end has run yet
+    agents = fleet_json(memory_node, "list")["agents"]  # one look, no waiting on hello repeats
+    assert set(by_pid(agents)) == {t.pid for t in targets}
+    backend = Api(memory_node.api_ws)
+    try:
+        assert backend.call("queue.pop", {"t": ["livescope"]})["E"] is None
+        with pytest.raises(TimeoutError):  # no hellos wait in the agents' topic
+            backend.event(timeout=1)
+    finally:
+        backend.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=needs_redis)])
+def two_nodes(request) -> Iterator[tuple[MeshNode, MeshNode, RedisServer | None]]:
+    """The same node twice in memory, or two nodes of a Redis grid."""
+    server = RedisServer() if request.param == "redis" else None
+    nodes: list[MeshNode] = []
+    try:
+        if server is None:
+            nodes.append(MeshNode())
+            nodes.append(nodes[0])
+        else:
+            nodes.extend(MeshNode("--redis", server.url, "--claim-idle", "1") for _ in range(2))
+        yield nodes[0], nodes[1], server
+    finally:
+        for node in nodes:
+            node.kill()
+        if server is not None:
+            server.kill()
+
+
+def test_two_fleet_commands_at_once_both_get_every_answer(two_nodes, make_target, tmp_path):
+    a, b, server = two_nodes
+    flag = tmp_path / "tick"
+    env = {"TICK": str(flag)}  # nothing ticks until both commands wait
+    targets = [
+        start_target(make_target, a.client_url("/livescope"), "argument", env=env),
+        start_target(make_target, b.client_url("/livescope"), "environment", env=env),
+    ]
+    wait_for_agents(a, 2)
+    procs = [
+        start_fleet(node, "exec", "--app", "shop", "--json", "--timeout", "60", *WATCH)
+        for node in (a, b)
+    ]
+    try:
+        for proc in procs:
+            assert "asked 2 agent(s)" in proc.stderr.readline()
+        flag.touch()
+        done = [proc.communicate(timeout=50) for proc in procs]
+    finally:
+        for proc in procs:
+            stop_process(proc)
+    for proc, (out, err) in zip(procs, done, strict=True):
+        assert proc.returncode == 0, err
+        answers = by_pid(json.loads(out)["agents"])
+        assert set(answers) == {t.pid for t in targets}
+        for answer in answers.values():
+            assert answer["state"] == "answered" and answer["reply"]["state"] == "SUCCEEDED"
+            results = answer["reply"]["body"]["results"]
+            assert [r["methodName"] for r in results if r["type"] == "watch"] == ["tick"]
+    if server is not None:  # each command's reply stream goes away by itself
+        keys = redis.Redis.from_url(server.url).keys("mesh:q:livescope.reply.*")
+        assert len(keys) >= 2
+        client = redis.Redis.from_url(server.url)
+        assert -1 not in [client.ttl(key) for key in keys]  # -1: a key that never expires
+
+
+def test_an_agent_where_the_node_does_not_register_agents(make_target) -> None:
+    """On a path that is not an agents' path (as on a node without the agent hook), the hello
+    waits in the path's topic and comes again until a back end registers the agent; answers
+    carry the reply topic their request named."""
+    node = MeshNode("--agent-path", "/fleet")
+    backend = Api(node.api_ws)
+    try:
+        here = start_target(make_target, node.client_url("/fleet"), "argument", app="billing")
+        plain = start_target(make_target, node.client_url("/livescope"), "argument")
+        wait_registered(node, "fleet.app.billing", 1)
+        (agent,) = fleet_json(node, "--topic", "fleet", "list")["agents"]
+        assert agent["pid"] == here.pid and agent["app"] == "billing"
+
+        assert backend.call("queue.pop", {"t": ["livescope"]})["E"] is None
+        hellos = []
+        for _ in range(2):  # the first hello, then a repeat: nobody welcomed it
+            event = backend.event(timeout=20)["p"]
+            hellos.append((event["c"], json.loads(event["d"]["frame"]["data"])))
+        (client, hello), (again, repeated) = hellos
+        assert again == client and hello == repeated
+        assert hello["kind"] == "hello" and hello["agent"]["pid"] == plain.pid
+
+        info = hello["agent"]
+        assert (
+            backend.call("conn.call", {"c": client, "f": "set_context", "a": [info]})["E"] is None
+        )
+        channels = ["livescope", "livescope.app.shop"]
+        assert (
+            backend.call("conn.call", {"c": client, "f": "subscribe", "a": channels})["E"] is None
+        )
+        welcome = json.dumps({"livescope": 1, "kind": "welcome", "client": client})
+        assert backend.call("mesh.send", {"c": client, "d": welcome})["E"] is None
+        body = {"action": "exec", "command": "version"}
+        request = {"livescope": 1, "kind": "request", "id": "r1", "reply": "mine", "body": body}
+        assert backend.call("mesh.send", {"c": client, "d": json.dumps(request)})["E"] is None
+        event = backend.event(timeout=20)["p"]
+        reply = json.loads(event["d"]["frame"]["data"])
+        assert event["t"] == "livescope" and event["c"] == client
+        assert reply["kind"] == "reply" and reply["id"] == "r1" and reply["to"] == "mine"
+        assert reply["body"]["state"] == "SUCCEEDED"
+    finally:
+        backend.close()
         node.kill()

@@ -6,37 +6,54 @@ attach PID --mesh URL [--app NAME]``, or by ``livescope.start()`` with ``LIVESCO
 own loop and thread: it never blocks the program, reconnects with backoff when the node goes
 away, and ``livescope.stop()`` closes it.
 
-The exchange works with a node's *default* hooks, under which a client can only send frames
-(each is pushed as ``{"frame": {...}}`` to the queue topic named by the client's path, stamped
-with its client id ``c``) and a back end does everything else. Every message is a JSON text
-message marked ``"livescope": 1`` (shapes in :mod:`livescope.agent.meshwire`)::
+A node registers an agent by itself (:mod:`livescope.mesh.agent_hook`, the default hook on
+agents' paths such as ``/livescope``); any back end may do it instead where a node lacks that
+(an older node, a path that is not an agents' path, or a ``--hooks`` file of one's own), since
+the exchange needs no more than spec/004's default hook: a client's frames are pushed as
+``{"frame": {...}}`` to the queue topic of its path, stamped with its client id ``c``. Every
+message is a JSON text message marked ``"livescope": 1`` (shapes in
+:mod:`livescope.agent.meshwire`); TOPIC is the topic of the agent's path (``/livescope`` ->
+``livescope``)::
 
-    agent -> the queue topic of its path (/livescope -> "livescope"), read with queue.pop
+    agent -> node
       {"livescope":1, "kind":"hello", "agent":INFO}
-          on connecting, and again after 5, 10, 20 ... 300 s until welcomed;
-          with "id": ID when it answers a discover
-      {"livescope":1, "kind":"reply", "id":ID, "client":C, "body":REPLY}
-          the answer to request ID; a reply over 128 KiB comes as parts
-          {"livescope":1, "kind":"reply", "id":ID, "client":C, "part":[i, n], "data":SLICE}
-          whose slices, joined, are REPLY's JSON text
+          on connecting, and again after 5, 10, 20 ... 300 s until welcomed. The node's agent
+          hook registers the connection (below) and sends the welcome; the hello goes to no
+          queue. Without that hook it goes to TOPIC, for a back end to register the agent.
+      {"livescope":1, "kind":"hello", "id":ID, "to":REPLY_TOPIC, "agent":INFO}
+          the answer to a discover ("to" only when the discover named a reply topic)
+      {"livescope":1, "kind":"reply", "id":ID, "client":C, "to":REPLY_TOPIC, "body":REPLY}
+          the answer to request ID ("to" as above); a reply over 128 KiB comes as parts
+          {"livescope":1, "kind":"reply", "id":ID, "client":C, "to":..., "part":[i, n],
+           "data":SLICE} whose slices, joined, are REPLY's JSON text
+      The agent hook pushes an answer to REPLY_TOPIC when it is one of TOPIC's reply topics
+      (``TOPIC.reply.<anything>``), else to TOPIC, as spec/004's default hook does anyway.
 
-    back end -> agent, by mesh.send to its client id or mesh.publish to its channels
+    back end (or the node) -> agent, by mesh.send to its client id or mesh.publish
       {"livescope":1, "kind":"welcome", "client":C}
-          sent by the back end that read the hello, once it has run
-          conn.call set_context [INFO] and conn.call subscribe [TOPIC, "TOPIC.app.APP"]
-      {"livescope":1, "kind":"discover", "id":ID}
-      {"livescope":1, "kind":"request", "id":ID, "body":API}
+          once the connection is registered: conn.call set_context [INFO] and conn.call
+          subscribe [TOPIC, "TOPIC.app.APP"]
+      {"livescope":1, "kind":"discover", "id":ID, "reply":REPLY_TOPIC}
+          published to TOPIC or TOPIC.app.APP; every agent reached answers with a hello
+      {"livescope":1, "kind":"request", "id":ID, "reply":REPLY_TOPIC, "body":API}
           API is any body ``POST /api`` takes; it runs through the same API handler (and the
           same sessions) as HTTP requests. A request id seen before is not run again: its
           reply, if given already, is sent again (a back end resends after a reconnect).
+      {"livescope":1, "kind":"probe"}
+          sent to learn whether a connection is still there (mesh.send fails at once for one
+          that is gone); the agent ignores it
 
     INFO = {"app", "host", "pid", "python", "version", "api", "started"}
+    REPLY_TOPIC = "TOPIC.reply.<random>": a queue topic that one back-end command pops, so
+    answers reach the command that asked and no other. "reply" is optional: without it the
+    answers carry no "to" and go to TOPIC.
 
 Anything else (other kinds, non-JSON text) is ignored. The agent trusts whoever can drive it
 through the node, exactly as it trusts ``POST /api`` callers: protect the node's API with
 ``--token`` (end-user clients cannot reach an agent: under the default hooks their frames go
-to queue topics only). A reply finished while the link is down waits (bounded) and is sent
-after the reconnect, under the new client id.
+to queue topics only, and the agent hook lets a client of the agents' path push only to that
+path's own topics). A reply finished while the link is down waits (bounded) and is sent after
+the reconnect, under the new client id, to the reply topic its request named.
 """
 
 from __future__ import annotations
@@ -148,7 +165,8 @@ class MeshLink:
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._answers: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._answers_bytes = 0
-        self._outbox: collections.deque[tuple[str, str]] = collections.deque()
+        # (request id, the reply topic its request named, the reply's JSON text)
+        self._outbox: collections.deque[tuple[str, str | None, str]] = collections.deque()
         self._outbox_bytes = 0
         self._flushing = asyncio.Lock()
 
@@ -244,7 +262,9 @@ class MeshLink:
                 await ws.ping()
 
     async def _repeat_hello(self, ws: ClientWebSocket) -> None:
-        """A hello can be lost (a back end read it and died); say it again until welcomed."""
+        """A node that registers agents welcomes at once; where a back end has to read the
+        hello from a queue, it may read it and die: say it again, ever more slowly, until
+        welcomed."""
         for delay in itertools.chain(HELLO_REPEAT, itertools.repeat(HELLO_REPEAT[-1])):
             await asyncio.sleep(delay)
             if self.welcomed or ws.closed:
@@ -260,19 +280,24 @@ class MeshLink:
             self.client_id = str(client) if client is not None else None
             self.welcomed = True
         elif kind == wire.DISCOVER:
+            answer: dict[str, Any] = {"id": message.get("id"), "agent": self.info}
+            to = wire.named_reply_topic(message)
+            if to is not None:
+                answer["to"] = to
             with contextlib.suppress(WebSocketError):
-                await ws.send_text(wire.encode(wire.HELLO, id=message.get("id"), agent=self.info))
+                await ws.send_text(wire.encode(wire.HELLO, **answer))
         elif kind == wire.REQUEST:
             self._accept(message)
 
     def _accept(self, message: dict[str, Any]) -> None:
         request_id = str(message.get("id"))
+        to = wire.named_reply_topic(message)
         if request_id in self._seen:
             # A back end resent it after a reconnect: it runs once, and a reply already given
             # (perhaps lost with a node) is given again; one still running comes when done.
             answer = self._answers.get(request_id)
             if answer is not None:
-                self._queue_text(request_id, answer)
+                self._queue_text(request_id, to, answer)
                 self._spawn(self._flush())
             return
         self._seen[request_id] = None
@@ -280,16 +305,16 @@ class MeshLink:
             self._seen.popitem(last=False)
         if len(self._requests) >= MAX_IN_FLIGHT:
             busy = {"state": "REFUSED", "message": f"{MAX_IN_FLIGHT} mesh requests are running"}
-            self._queue_reply(request_id, busy)
+            self._queue_reply(request_id, to, busy)
             return
-        self._spawn(self._answer(request_id, message.get("body")))
+        self._spawn(self._answer(request_id, to, message.get("body")))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._requests.add(task)
         task.add_done_callback(self._requests.discard)
 
-    async def _answer(self, request_id: str, body: Any) -> None:
+    async def _answer(self, request_id: str, to: str | None, body: Any) -> None:
         if not isinstance(body, dict):
             reply = {"state": "FAILED", "message": "a mesh request needs an API body (object)"}
         else:
@@ -298,7 +323,7 @@ class MeshLink:
             except Exception as exc:  # handle() answers every error itself; this is a bug
                 log.exception("livescope: mesh request failed")
                 reply = {"state": "FAILED", "message": f"process mesh request failed: {exc}"}
-        self._queue_reply(request_id, reply)
+        self._queue_reply(request_id, to, reply)
         await self._flush()
 
     def _api(self) -> Any:
@@ -309,20 +334,20 @@ class MeshLink:
         return self._handler
 
     # -- outgoing -----------------------------------------------------------------------------
-    def _queue_reply(self, request_id: str, reply: dict[str, Any]) -> None:
+    def _queue_reply(self, request_id: str, to: str | None, reply: dict[str, Any]) -> None:
         text = wire.body_text(reply)
         self._answers[request_id] = text
         self._answers_bytes += len(text)
         while self._answers_bytes > ANSWERS_BYTES and len(self._answers) > 1:
             _, forgotten = self._answers.popitem(last=False)
             self._answers_bytes -= len(forgotten)
-        self._queue_text(request_id, text)
+        self._queue_text(request_id, to, text)
 
-    def _queue_text(self, request_id: str, text: str) -> None:
-        self._outbox.append((request_id, text))
+    def _queue_text(self, request_id: str, to: str | None, text: str) -> None:
+        self._outbox.append((request_id, to, text))
         self._outbox_bytes += len(text)
         while self._outbox_bytes > OUTBOX_BYTES and len(self._outbox) > 1:
-            _, dropped = self._outbox.popleft()  # the oldest waited longest: its asker gave up
+            _, _, dropped = self._outbox.popleft()  # the oldest waited longest: its asker gave up
             self._outbox_bytes -= len(dropped)
 
     async def _flush(self) -> None:
@@ -332,9 +357,9 @@ class MeshLink:
                 ws = self._ws
                 if ws is None or ws.closed:
                     return
-                request_id, text = self._outbox[0]
+                request_id, to, text = self._outbox[0]
                 try:
-                    for message in wire.reply_messages(request_id, self.client_id, text):
+                    for message in wire.reply_messages(request_id, self.client_id, text, to):
                         await ws.send_text(message)
                 except WebSocketError:
                     return

@@ -8,6 +8,7 @@ Every message is one JSON object in a WebSocket text message, marked ``"livescop
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 PROTOCOL = 1
@@ -22,6 +23,7 @@ WELCOME = "welcome"
 DISCOVER = "discover"
 REQUEST = "request"
 REPLY = "reply"
+PROBE = "probe"  # is the connection still there? (a failing mesh.send says no); ignored
 
 
 def encode(kind: str, **fields: Any) -> str:
@@ -48,14 +50,37 @@ def app_channel(topic: str, app: str) -> str:
     return f"{topic}.app.{app}"
 
 
+def reply_prefix(topic: str) -> str:
+    """Reply topics of the agents on ``topic`` start with this (``livescope.reply.``)."""
+    return f"{topic}.reply."
+
+
+def is_reply_topic(name: str, topic: str) -> bool:
+    """Whether ``name`` is one of the reply topics of the agents on ``topic``."""
+    return name.startswith(reply_prefix(topic)) and len(name) > len(reply_prefix(topic))
+
+
+def new_reply_topic(topic: str) -> str:
+    """A reply topic of one back-end command: nobody else pops it, so nobody takes its replies."""
+    return reply_prefix(topic) + uuid.uuid4().hex
+
+
+def named_reply_topic(message: dict[str, Any]) -> str | None:
+    """The reply topic a discover or request names (``"reply"``), if it names one."""
+    topic = message.get("reply")
+    return topic if isinstance(topic, str) and topic else None
+
+
 def body_text(body: dict[str, Any]) -> str:
     """An API reply as compact ASCII JSON (what :func:`reply_messages` carries)."""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
-def reply_messages(request_id: str, client: str | None, text: str) -> list[str]:
+def reply_messages(
+    request_id: str, client: str | None, text: str, to: str | None = None
+) -> list[str]:
     """The reply to ``request_id`` (``text`` from :func:`body_text`) as one message, or as
-    parts when it is large."""
+    parts when it is large; ``to`` is the reply topic the request named, if it named one."""
     if len(text) > MAX_REPLY:
         failed = {
             "state": "FAILED",
@@ -63,12 +88,15 @@ def reply_messages(request_id: str, client: str | None, text: str) -> list[str]:
             f"({MAX_REPLY} bytes); narrow the command (-n, -x, a condition)",
         }
         text = body_text(failed)
-    head = encode(REPLY, id=request_id, client=client)[:-1]  # the object, still open
+    address: dict[str, Any] = {"id": request_id, "client": client}
+    if to is not None:
+        address["to"] = to
+    head = encode(REPLY, **address)[:-1]  # the object, still open
     if len(text) <= PART_SIZE:
         return [f'{head},"body":{text}}}']
     slices = [text[i : i + PART_SIZE] for i in range(0, len(text), PART_SIZE)]
     return [
-        encode(REPLY, id=request_id, client=client, part=[index, len(slices)], data=piece)
+        encode(REPLY, **address, part=[index, len(slices)], data=piece)
         for index, piece in enumerate(slices)
     ]
 

@@ -12,6 +12,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis", metavar="URL", help="join a grid through Redis (redis://...)")
     parser.add_argument("--node-id", type=int, help="node id 0-1023 (default: 1, or free in Redis)")
     parser.add_argument("--hooks", metavar="FILE", help="Python file with connection hooks")
+    parser.add_argument(
+        "--agent-path",
+        action="append",
+        metavar="PATH",
+        help="a path whose clients are livescope agents, registered by the node "
+        "(default /livescope; repeat for more)",
+    )
     parser.add_argument("--token", help="require this token (Bearer or Basic password) on the API")
     parser.add_argument("--max-message-size", type=int, default=1 << 20, metavar="BYTES")
     parser.add_argument("--idle-timeout", type=float, default=60.0, metavar="SECONDS")
@@ -62,6 +69,7 @@ async def _serve(args: argparse.Namespace) -> int:
         max_message_size=args.max_message_size,
         idle_timeout=args.idle_timeout,
         outbound_budget=args.outbound_budget,
+        agent_paths=tuple(args.agent_path or NodeConfig.agent_paths),
     )
     node = Node(engine, Hooks.load(args.hooks), config)
     await node.start()

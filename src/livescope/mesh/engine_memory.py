@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from livescope.mesh.engine import Deliver
+from livescope.mesh.engine import TRANSIENT_TTL, Deliver
 from livescope.mesh.hub import Hub, Message
 from livescope.mesh.protocol import CALL_FAILED, SEND_FAILED, MeshError
 from livescope.mesh.snowflake import node_of
@@ -24,15 +24,19 @@ class _Consumer:
         self.deliver = deliver
 
     async def close(self) -> None:
+        consumers = self.engine._consumers
         for topic in self.topics:
-            members = self.engine._consumers.get(topic, [])
+            members = consumers.get(topic, [])
             if self in members:
                 members.remove(self)
+            if not members:
+                consumers.pop(topic, None)
 
 
 class MemoryEngine:
     """Queue entries wait (up to 2,000 per topic, oldest dropped) until a consumer pops them;
-    competing consumers of a topic take turns."""
+    competing consumers of a topic take turns. What waits in a transient topic is dropped once
+    nobody pushed to it for ``TRANSIENT_TTL`` seconds."""
 
     delivery = "at-most-once"
 
@@ -43,6 +47,8 @@ class MemoryEngine:
         self._urls: dict[str, str] = {}
         self._backlog: dict[str, collections.deque[dict[str, Any]]] = {}
         self._consumers: dict[str, list[_Consumer]] = {}
+        self._expiry: dict[str, float] = {}  # transient topic with a backlog -> when it goes
+        self._next_sweep = 0.0
 
     async def start(self, hub: Hub, api_url: str, client_url: str) -> None:
         self.hub = hub
@@ -67,7 +73,8 @@ class MemoryEngine:
         assert self.hub is not None
         return self.hub.publish_local(channel, message)
 
-    async def push(self, topic: str, item: dict[str, Any]) -> None:
+    async def push(self, topic: str, item: dict[str, Any], transient: bool = False) -> None:
+        self._sweep()
         consumers = self._consumers.get(topic)
         while consumers:
             consumer = consumers.pop(0)
@@ -80,12 +87,28 @@ class MemoryEngine:
                 await consumer.close()
         backlog = self._backlog.setdefault(topic, collections.deque(maxlen=TOPIC_CAPACITY))
         backlog.append(item)
+        if transient:
+            self._expiry[topic] = time.monotonic() + TRANSIENT_TTL
 
-    async def consume(self, topics: list[str], deliver: Deliver) -> _Consumer:
+    def _sweep(self) -> None:
+        """Drop the backlogs of transient topics nobody came back for (at most once a second)."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + 1.0
+        for topic, when in list(self._expiry.items()):
+            if when <= now:
+                del self._expiry[topic]
+                self._backlog.pop(topic, None)
+
+    async def consume(
+        self, topics: list[str], deliver: Deliver, transient: frozenset[str] = frozenset()
+    ) -> _Consumer:
         consumer = _Consumer(self, topics, deliver)
         for topic in topics:
             self._consumers.setdefault(topic, []).append(consumer)
         for topic in topics:
+            self._expiry.pop(topic, None)
             backlog = self._backlog.pop(topic, None)
             while backlog:
                 await deliver(backlog.popleft())

@@ -11,7 +11,9 @@
 - Queue topics: Redis Streams ``mesh:q:<topic>`` read by the consumer group ``mesh``. An entry is
   acknowledged after it was written to the consumer's socket; entries a dead consumer left
   unacknowledged are claimed by a live one after ``claim_idle`` seconds (XAUTOCLAIM). Delivery is
-  at-least-once; everything else (send, publish) is at-most-once.
+  at-least-once; everything else (send, publish) is at-most-once. A transient topic's stream
+  (a back end's private reply topic) expires ``TRANSIENT_TTL`` seconds after it was last pushed
+  to or consumed, so one-off topics do not stay in Redis.
 
 Every loop survives Redis going away and puts its state (registry, interest sets, groups) back
 when it returns.
@@ -32,7 +34,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from livescope.mesh.engine import Deliver
+from livescope.mesh.engine import TRANSIENT_TTL, Deliver
 from livescope.mesh.hub import Hub, Message, decode_message, encode_message
 from livescope.mesh.protocol import CALL_FAILED, SEND_FAILED, MeshError
 from livescope.mesh.snowflake import MAX_NODE, node_of
@@ -245,16 +247,25 @@ class RedisEngine:
                     await self.redis.srem(key, node)  # a dead node's interest
         return sent, failed
 
-    async def push(self, topic: str, item: dict[str, Any]) -> None:
+    async def push(self, topic: str, item: dict[str, Any], transient: bool = False) -> None:
+        key = f"{PREFIX}q:{topic}"
+        entry = {"v": orjson.dumps(item)}
+        if transient:
+            # No group here: a consumer that meets a stream without one creates it from id 0.
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.xadd(key, entry, maxlen=STREAM_MAXLEN, approximate=True)
+            pipe.expire(key, int(TRANSIENT_TTL))
+            await pipe.execute()
+            return
         if topic not in self._grouped:  # the group exists before any consumer: nothing skipped
-            await ensure_group(self.redis, f"{PREFIX}q:{topic}")
+            await ensure_group(self.redis, key)
             self._grouped.add(topic)
-        await self.redis.xadd(
-            f"{PREFIX}q:{topic}", {"v": orjson.dumps(item)}, maxlen=STREAM_MAXLEN, approximate=True
-        )
+        await self.redis.xadd(key, entry, maxlen=STREAM_MAXLEN, approximate=True)
 
-    async def consume(self, topics: list[str], deliver: Deliver) -> _StreamConsumer:
-        consumer = _StreamConsumer(self, topics, deliver)
+    async def consume(
+        self, topics: list[str], deliver: Deliver, transient: frozenset[str] = frozenset()
+    ) -> _StreamConsumer:
+        consumer = _StreamConsumer(self, topics, deliver, transient)
         await consumer.ensure_groups()
         consumer.task = asyncio.get_running_loop().create_task(consumer.run())
         return consumer
@@ -278,10 +289,13 @@ async def ensure_group(redis: aioredis.Redis, key: str) -> None:
 class _StreamConsumer:
     """One ``queue.pop``: a member of the group on every topic's stream."""
 
-    def __init__(self, engine: RedisEngine, topics: list[str], deliver: Deliver) -> None:
+    def __init__(
+        self, engine: RedisEngine, topics: list[str], deliver: Deliver, transient: frozenset[str]
+    ) -> None:
         self.engine = engine
         self.redis = engine.redis
         self.keys = [f"{PREFIX}q:{t}" for t in topics]
+        self.transient_keys = [f"{PREFIX}q:{t}" for t in topics if t in transient]
         self.deliver = deliver
         self.name = f"{engine.node_id}-{uuid.uuid4().hex[:12]}"
         self.task: asyncio.Task[None] | None = None
@@ -289,12 +303,24 @@ class _StreamConsumer:
     async def ensure_groups(self) -> None:
         for key in self.keys:
             await ensure_group(self.redis, key)
+        await self._keep_transient()
+
+    async def _keep_transient(self) -> None:
+        """Push back the expiry of the transient streams: they live while consumed."""
+        if self.transient_keys:
+            pipe = self.redis.pipeline(transaction=False)
+            for key in self.transient_keys:
+                pipe.expire(key, int(TRANSIENT_TTL))
+            await pipe.execute()
 
     async def run(self) -> None:
         claim_ms = int(self.engine.claim_idle * 1000)
-        next_claim = 0.0
+        next_claim = next_keep = 0.0
         while True:
             try:
+                if time.monotonic() >= next_keep:
+                    next_keep = time.monotonic() + TRANSIENT_TTL / 4
+                    await self._keep_transient()
                 if time.monotonic() >= next_claim:
                     next_claim = time.monotonic() + max(self.engine.claim_idle / 2, 0.5)
                     for key in self.keys:
@@ -311,9 +337,11 @@ class _StreamConsumer:
                     if not await self._hand_over(key, entries):
                         return
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
                     raise
-                await self.ensure_groups()  # Redis lost the stream (restart without persistence)
+                # Redis lost the stream (a restart without persistence, an expired transient
+                # topic), or it was pushed to before anyone created the group.
+                await self.ensure_groups()
             except (RedisError, OSError) as exc:
                 log.warning("queue consumer %s: %s", self.name, exc)
                 await asyncio.sleep(0.5)

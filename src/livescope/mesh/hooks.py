@@ -6,7 +6,11 @@ A hooks file may define any of, sync or async:
   ``request`` is the aiohttp request (headers, query, path).
 - ``on_message(conn, frame)``: ``frame`` is ``{"type": "text"|"binary", "data", "finish"}``
   (binary data in base64). The default pushes ``{"frame": frame}`` to the queue topic named by
-  the connection's path (``/chat`` -> ``chat``).
+  the connection's path (``/chat`` -> ``chat``), except on the agents' paths (``/livescope``,
+  ``livescope mesh --agent-path``), where the node handles livescope agents itself
+  (:mod:`livescope.mesh.agent_hook`). A file's own ``on_message`` replaces that default on
+  every path; to keep agents working it can hand their frames back with
+  ``await livescope.mesh.hooks.default_on_message(conn, frame)``.
 - ``on_close(conn)``.
 
 ``conn`` offers ``id``, ``path``, ``headers``, ``context``, ``push(topic, data)``, ``send(data)``,
@@ -21,6 +25,7 @@ import inspect
 import runpy
 from typing import Any
 
+from livescope.mesh.agent_hook import on_agent_message
 from livescope.mesh.hub import ClientConn
 
 
@@ -29,7 +34,11 @@ def topic_of(path: str) -> str:
 
 
 async def default_on_message(conn: ClientConn, frame: dict[str, Any]) -> None:
-    await conn.push(topic_of(conn.path), {"frame": frame})
+    topic = topic_of(conn.path)
+    if topic in conn.hub.agent_topics:
+        await on_agent_message(conn, topic, frame)
+    else:
+        await conn.push(topic, {"frame": frame})  # spec/004
 
 
 class Hooks:

@@ -143,6 +143,7 @@ class Hub:
         self.metrics = metrics
         self.clients: dict[int, ClientConn] = {}
         self.channels: dict[str, set[ClientConn]] = {}
+        self.agent_topics: frozenset[str] = frozenset()  # of the paths whose clients are agents
         self.push: Callable[[str, dict[str, Any]], Awaitable[None]] = _no_queue
         self.on_interest: Callable[[str, bool], None] = lambda channel, on: None
 

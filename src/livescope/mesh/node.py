@@ -15,8 +15,9 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from livescope.mesh import protocol as p
+from livescope.mesh.agent_hook import is_reply_topic
 from livescope.mesh.engine import Consumer, Engine
-from livescope.mesh.hooks import Hooks
+from livescope.mesh.hooks import Hooks, topic_of
 from livescope.mesh.hub import ClientConn, Hub, Message
 from livescope.mesh.metrics import Metrics
 from livescope.mesh.protocol import MeshError
@@ -34,6 +35,7 @@ class NodeConfig:
     max_message_size: int = 1 << 20
     idle_timeout: float = 60.0
     outbound_budget: int = 1 << 20
+    agent_paths: tuple[str, ...] = ("/livescope",)  # clients there are livescope agents
 
 
 def _dumps(value: Any) -> str:
@@ -50,6 +52,7 @@ class Node:
         self.metrics = Metrics()
         self.hub = Hub(0, self.metrics)
         self.hub.push = self._push
+        self.hub.agent_topics = frozenset(topic_of(path) for path in config.agent_paths)
         self._ids: Snowflake | None = None
         self._runners: list[web.AppRunner] = []
 
@@ -90,9 +93,13 @@ class Node:
         await self.engine.stop()
 
     # -- shared operations ------------------------------------------------------------------
+    def transient(self, topic: str) -> bool:
+        """Reply topics of agents' paths live only while used (each is one command's)."""
+        return is_reply_topic(topic, self.hub.agent_topics)
+
     async def _push(self, topic: str, item: dict[str, Any]) -> None:
         self.metrics.queue_pushed += 1
-        await self.engine.push(topic, item)
+        await self.engine.push(topic, item, self.transient(topic))
 
     async def _send(self, params: Any) -> dict[str, Any]:
         if not isinstance(params, dict):
@@ -267,7 +274,8 @@ class _ApiSession:
             raise MeshError(p.REPEATED_CONSUMPTION, "already consuming; send queue.unpop first")
         topics = p.topics(params)
         try:
-            self.consumer = await self.node.engine.consume(topics, self._deliver)
+            transient = frozenset(filter(self.node.transient, topics))
+            self.consumer = await self.node.engine.consume(topics, self._deliver, transient)
         except Exception as exc:
             raise MeshError(p.CONSUME_FAILED, f"consumption failed: {exc}") from None
         return {"s": True}
