@@ -181,3 +181,25 @@ def test_trace_direct_calls_in_nanoseconds(demo) -> None:
     results = demo.results("trace demo.MathGame run '#cost > 100000' -n 1", execTimeout=1500)
     assert [r["type"] for r in results if r["type"] == "trace"] == []
     assert hooks_now(demo) == 0
+
+
+def test_stack_and_trace_on_one_function_at_once(demo) -> None:
+    # Two commands from two sessions hook the same function; each keeps its own per-call state.
+    def start(command: str) -> tuple[str, str]:
+        session = demo.api({"action": "init_session"})
+        sid, consumer = session["sessionId"], session["consumerId"]
+        demo.api({"action": "async_exec", "sessionId": sid, "command": command})
+        return sid, consumer
+
+    stack = start("stack demo.MathGame primeFactors -n 3")
+    trace = start("trace demo.MathGame primeFactors -n 3")
+    seen: dict[str, list[dict]] = {"stack": [], "trace": []}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(len(v) >= 3 for v in seen.values()):
+        for kind, (sid, consumer) in (("stack", stack), ("trace", trace)):
+            pulled = demo.api({"action": "pull_results", "sessionId": sid, "consumerId": consumer})
+            seen[kind] += [r for r in pulled["body"]["results"] if r["type"] == kind]
+    assert len(seen["stack"]) == 3 and len(seen["trace"]) == 3
+    assert all(s["stackTrace"][0]["methodName"] == "primeFactors" for s in seen["stack"])
+    assert all(t["root"]["children"][0]["methodName"] == "primeFactors" for t in seen["trace"])
+    assert hooks_now(demo) == 0

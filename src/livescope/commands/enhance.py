@@ -290,10 +290,11 @@ class StackListener(HitListener):
         super().__init__(ctx, args, args.condition_express)
 
     def before(self, advice: Advice) -> None:
-        advice.stash = caller_frames(advice)
+        advice.keep(self, caller_frames(advice))
 
     def after(self, advice: Advice) -> None:
-        if advice.stash is None or not self.accept(advice):
+        frames = advice.kept(self)
+        if frames is None or not self.accept(advice):
             return
         thread = threading.current_thread()
         self.ctx.emit(
@@ -303,7 +304,7 @@ class StackListener(HitListener):
                 thread_name=thread.name,
                 thread_id=str(thread.ident),
                 daemon=thread.daemon,
-                stack_trace=advice.stash,
+                stack_trace=frames,
             )
         )
         self.counted()
@@ -333,10 +334,10 @@ class MonitorListener(HitListener):
         self.wants_before = bool(args.before) and self.condition is not None
 
     def before(self, advice: Advice) -> None:
-        advice.stash = self.accept(advice)
+        advice.keep(self, self.accept(advice))
 
     def after(self, advice: Advice) -> None:
-        if not (advice.stash is True if self.wants_before else self.accept(advice)):
+        if not (advice.kept(self) is True if self.wants_before else self.accept(advice)):
             return
         key = (advice.class_name, advice.method_name)
         with self.lock:
@@ -626,11 +627,12 @@ class TraceListener(HitListener):
         while frame is not None and frame.f_code is not advice.method.__code__:
             frame = frame.f_back
         tree = _CallTree(advice.method.__code__, frame, self.args.skip_builtins)
-        advice.stash = self.active.tree = tree
+        self.active.tree = tree
+        advice.keep(self, tree)
         sys.setprofile(tree.profile)
 
     def after(self, advice: Advice) -> None:
-        tree = advice.stash
+        tree = advice.kept(self)
         if not isinstance(tree, _CallTree):
             return
         sys.setprofile(tree.previous)

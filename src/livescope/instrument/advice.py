@@ -54,7 +54,7 @@ class Advice:
         "is_return",
         "is_throw",
         "cost",
-        "stash",  # what a listener keeps between before() and after()
+        "stash",  # {listener: what it keeps between before() and after()}, see keep()
     )
 
     def __init__(
@@ -96,6 +96,20 @@ class Advice:
         advice.is_before = advice.is_return = advice.is_throw = False
         advice.cost = 0.0
         return advice
+
+    def keep(self, listener: object, value: Any) -> None:
+        """Keep ``value`` for ``listener`` from before() to after() of this call.
+
+        Per listener: two commands hooking one function (stack and trace, say) each keep their
+        own state.
+        """
+        if self.stash is None:
+            self.stash = {}
+        self.stash[listener] = value
+
+    def kept(self, listener: object) -> Any:
+        """What ``listener`` kept in before(), or None."""
+        return None if self.stash is None else self.stash.get(listener)
 
     @property
     def clazz(self) -> Any:
