@@ -152,7 +152,8 @@ def cycles(tool: str, python: str, source: str, count: int) -> dict:
         for _ in range(count):
             began = time.monotonic()
             if tool == "livescope":
-                ok = livescope_cli("attach", str(target.proc.pid), "--no-console").returncode == 0
+                run = livescope_cli("attach", str(target.proc.pid), "--no-console")
+                ok = run.returncode == 0
                 elapsed = time.monotonic() - began
                 livescope_cli("stop", str(target.proc.pid))
             else:
@@ -168,6 +169,7 @@ def cycles(tool: str, python: str, source: str, count: int) -> dict:
                 times.append(elapsed)
             else:
                 failed += 1
+                print(f"# {tool} attach failed: {run.stderr.strip()[-300:]}", file=sys.stderr)
             if not target.alive:
                 break
         return {
