@@ -12,6 +12,7 @@ import contextlib
 import glob
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -283,3 +284,20 @@ def test_unsafe_attach_runs_on_the_main_thread(program: Callable[..., Program]) 
 def test_cli_reports_a_wrong_pid_argument() -> None:
     result = run_cli("attach", "not-a-pid", "--no-console")
     assert result.returncode == 2 and "invalid" in result.stderr
+
+
+def test_a_port_taken_after_it_was_chosen_falls_back_to_a_free_one(
+    program: Callable[..., Program], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two attaches at once both see 8563 free; the second to bind must not fail.
+    prog = program(WORKLOADS["sleep"])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy_port = taken.getsockname()[1]
+        monkeypatch.setattr(inject, "choose_port", lambda host, wanted: busy_port)
+        address = inject.attach(prog.pid, timeout=10)
+    assert address.port != busy_port
+    assert version_over_http(address.url)
+    stop_agent(prog.pid)
+    finish(prog)

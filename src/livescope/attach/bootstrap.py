@@ -35,8 +35,8 @@ from livescope.attach.treecopy import copy_file, sync_tree
 AGENT_PACKAGES = ("livescope", "h11", "wsproto")
 
 BOOT_TEMPLATE = """\
-def _livescope_boot(agent_path, status_path, host, port, password, options=None):
-    import json, os, sys, traceback
+def _livescope_boot(agent_path, status_path, host, port, password, options=None, any_port=False):
+    import errno, json, os, sys, traceback
     try:
         os.unlink(__file__)  # run once, even if a bootstrap thread of an earlier attach wakes
     except (OSError, NameError):
@@ -57,8 +57,14 @@ def _livescope_boot(agent_path, status_path, host, port, password, options=None)
         if added:
             sys.path.append(agent_path)
         import livescope
-        livescope.start(host=host, port=port, password=password, **(options or {}))
-        result.update(ok=True, host=host, port=port, version=livescope.__version__)
+        try:
+            agent = livescope.start(host=host, port=port, password=password, **(options or {}))
+        except OSError as exc:
+            # the port was free when the attach chose it, but another process took it since
+            if not any_port or exc.errno != errno.EADDRINUSE:
+                raise
+            agent = livescope.start(host=host, port=0, password=password, **(options or {}))
+        result.update(ok=True, host=host, port=agent.port, version=livescope.__version__)
     except BaseException as exc:
         result.update(ok=False, error="%s: %s" % (type(exc).__name__, exc),
                       traceback=traceback.format_exc())
@@ -232,10 +238,12 @@ def prepare(
     password: str | None,
     target_uid: int,
     options: dict[str, str] | None = None,
+    any_port: bool = False,
 ) -> tuple[Path, Bootstrap]:
     """Write the boot script for ``pid``; return the agent path directory (where the markers of
     started agents go) and the bootstrap.
-    ``options`` are more keyword arguments of ``livescope.start`` (plain strings: ``mesh``)."""
+    ``options`` are more keyword arguments of ``livescope.start`` (plain strings: ``mesh``);
+    ``any_port``: if ``port`` is taken by the time the agent binds, it takes any free port."""
     root = agent_path()
     target = procinfo.inspect(pid, ports=False)
     directory, remote_dir, temp = root, None, Path(tempfile.gettempdir())
@@ -256,6 +264,6 @@ def prepare(
     # named with the pid the target has in its own pid namespace: the library's thread
     # finds the script by getpid()
     boot = Bootstrap(pid, directory / f"boot-{target.nspid}.py", status_path, remote_dir)
-    call = (str(directory), status_inside, host, port, password, options or {})
+    call = (str(directory), status_inside, host, port, password, options or {}, any_port)
     _write_file(boot.target_copy(boot.boot_path), BOOT_TEMPLATE + f"\n\n_livescope_boot{call!r}\n")
     return root, boot

@@ -230,7 +230,13 @@ def attach(
     chosen = choose_port(host, port)
     try:
         root, boot = bootstrap.prepare(
-            pid, host=host, port=chosen, password=password, target_uid=info.uid, options=options
+            pid,
+            host=host,
+            port=chosen,
+            password=password,
+            target_uid=info.uid,
+            options=options,
+            any_port=not port,  # a port the user did not ask for may change if it is taken
         )
     except (OSError, RuntimeError, ProcessError) as exc:
         raise AttachError(f"cannot prepare the bootstrap: {exc}") from None
@@ -249,6 +255,7 @@ def attach(
             )
         if not status.get("ok"):
             raise AttachError(f"the agent did not start in {pid}: {status.get('error')}")
+        chosen = int(status.get("port") or chosen)
         if not _wait_listening(pid, chosen, max(deadline, time.monotonic() + 1.0)):
             raise AttachError(f"the agent started in {pid} but does not listen on {chosen}")
         address = AgentAddress(pid, host, chosen, started=True)
