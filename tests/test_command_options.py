@@ -137,6 +137,8 @@ GOOD = (
     Good('ognl -x 2 "workbench.RATES"', "ognl"),
     Good("redefine -l", "redefine"),
     Good("redefine --reset-all", "redefine"),
+    Good("retransform -l", "redefine"),
+    Good("retransform --reset-all", "redefine"),
     Good("vmtool --action getInstances --className workbench.Pricer --limit 1 -x 2", "vmtool"),
     Good(
         'vmtool -a getInstances --className workbench.Pricer --express "len(instances)"', "vmtool"
@@ -242,6 +244,7 @@ BAD = (
     Bad('redefine workbench.nothing "def nothing(): pass"', 1, "No function found for"),
     Bad('redefine workbench.checkout "x = 1"', -1, "does not define a function named checkout"),
     Bad('redefine workbench.checkout "def checkout(:"', -1, "Syntax error in new source"),
+    Bad("retransform -r workbench.nothing", 1, "workbench.nothing is not redefined"),
     Bad("vmtool", -1, "The action option is required"),
     Bad("vmtool -a nope", -1, "Illegal action: 'nope'"),
     Bad("vmtool -a getInstances", -1, "The className option is required"),
@@ -281,6 +284,12 @@ SEQUENCES = {
         "redefine -l",
         "ognl 'workbench.checkout(None, [])'",
         "redefine -r workbench.checkout",
+        "ognl 'workbench.checkout(None, [])'",
+    ),
+    "retransform": (  # the Arthas name of redefine
+        "retransform workbench.checkout 'def checkout(pricer, amounts):\n    return [-2]'",
+        "ognl 'workbench.checkout(None, [])'",
+        "retransform -r workbench.checkout",
         "ognl 'workbench.checkout(None, [])'",
     ),
     "profiler": (
@@ -396,6 +405,14 @@ def test_redefine_sequence(bench: Target) -> None:
     assert first(changed, "redefine")["redefinedClasses"] == ["workbench.checkout"]
     assert first(listed, "redefine")["redefinedClasses"] == ["workbench.checkout"]
     assert first(during, "ognl")["value"] == [-1]
+    assert first(reverted, "redefine")["redefinedClasses"] == ["workbench.checkout"]
+    assert first(after, "ognl")["value"] == []
+
+
+def test_retransform_is_redefine(bench: Target) -> None:
+    changed, during, reverted, after = run_sequence(bench, SEQUENCES["retransform"])
+    assert first(changed, "redefine")["redefinedClasses"] == ["workbench.checkout"]
+    assert first(during, "ognl")["value"] == [-2]
     assert first(reverted, "redefine")["redefinedClasses"] == ["workbench.checkout"]
     assert first(after, "ognl")["value"] == []
 

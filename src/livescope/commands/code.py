@@ -616,4 +616,17 @@ class RedefineCommand(Command):
         return name
 
 
-COMMANDS = (ScCommand, SmCommand, JadCommand, GetStaticCommand, OgnlCommand, RedefineCommand)
+class RetransformCommand(RedefineCommand):
+    name = "retransform"
+    summary = "Alias of redefine, for Arthas habits (Python has no class files to retransform)"
+
+
+COMMANDS = (
+    ScCommand,
+    SmCommand,
+    JadCommand,
+    GetStaticCommand,
+    OgnlCommand,
+    RedefineCommand,
+    RetransformCommand,
+)
