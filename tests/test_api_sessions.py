@@ -339,7 +339,11 @@ def test_item_50_without_consumers_a_background_producer_is_stopped(fast_reaper:
     session.welcome()
     drop_consumers(session)
     job = session.async_exec("chatty 100000 -i 0.002 &")["body"]["jobId"]
-    time.sleep(1.0)  # 500 results' worth: the switch acts after 51 (no signal to wait for)
+    # 500 results' worth: the switch acts after 51 (no signal to wait for). The session is
+    # used meanwhile: its 1 s timeout would remove it, since a background job does not count.
+    for _ in range(4):
+        time.sleep(0.25)
+        assert session.call("session_info")["state"] == "SUCCEEDED"
     joined = session.call("join_session")["consumerId"]
     items = session.pull_until(is_status(job), joined)
     assert {"type": "message", "jobId": 0, "message": UNHEALTHY} in items
