@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
+import subprocess
 import time
+from pathlib import Path
 from textwrap import dedent
 
 import httpx
@@ -206,3 +209,26 @@ def test_port_in_use_raises_in_the_caller(make_target) -> None:
         assert target.wait_exit() == 0
     assert "REFUSED" in target.output()
     assert "AGENTS 0" in target.output()
+
+
+def test_a_missing_protocol_library_is_reported_at_once(any_python: str) -> None:
+    # A target whose environment lacks h11 gets the ImportError from start(), not a timeout.
+    code = dedent(
+        """
+        import sys, time
+        sys.modules["h11"] = None  # as if h11 were not installed
+        import livescope
+        began = time.monotonic()
+        try:
+            livescope.start(port=0)
+        except ImportError as exc:
+            print("ImportError", round(time.monotonic() - began, 1), exc)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(livescope.__file__).resolve().parents[1]))
+    done = subprocess.run(
+        [any_python, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    words = done.stdout.split()
+    assert words[:1] == ["ImportError"], done.stdout + done.stderr
+    assert float(words[1]) < 5.0

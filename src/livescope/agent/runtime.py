@@ -137,12 +137,14 @@ class Agent:
             raise failure[0]
 
     def _thread_main(self, ready: threading.Event, failure: list[BaseException]) -> None:
-        from livescope.agent.auth import Authenticator
-        from livescope.agent.server import HttpServer
-
         loop = asyncio.new_event_loop()
         self.loop = loop
         try:
+            # imported here, inside the try: a missing h11 or wsproto must reach start()'s
+            # caller as the ImportError it is, not as a start-up timeout
+            from livescope.agent.auth import Authenticator
+            from livescope.agent.server import HttpServer
+
             auth = Authenticator(self.password, self.username, self.loopback_exempt)
             self._server = HttpServer(self, auth, self.keep_alive)
             self.port = loop.run_until_complete(self._server.listen(self.host, self.port))
