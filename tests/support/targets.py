@@ -7,10 +7,12 @@ agent that is installed elsewhere.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +34,7 @@ AGENT_PACKAGES = ("livescope", "h11", "wsproto")
 def agent_pythonpath() -> str:
     """A directory holding links to exactly the packages the agent needs inside a target."""
     root = Path(tempfile.mkdtemp(prefix="livescope-agentpath-"))
+    atexit.register(shutil.rmtree, root, True)  # links only: the packages themselves stay
     for name in AGENT_PACKAGES:
         if name == "livescope":
             origin = SRC / "livescope"
@@ -157,6 +160,7 @@ class Target:
                     os.killpg(self.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
         self._stdout.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Target:
         return self
