@@ -19,12 +19,17 @@ def hot(x):
     return x + 1
 
 
-def rate(seconds: float) -> float:
+def parent(x):
+    """About ten child calls: what `trace` follows."""
+    return hot(hot(hot(hot(hot(x))))) + hot(hot(hot(hot(hot(x)))))
+
+
+def rate(seconds: float, function=hot) -> float:
     calls = 0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         for i in range(1000):
-            hot(i)
+            function(i)
         calls += 1000
     return calls / seconds
 
@@ -43,6 +48,7 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     rows = [("baseline (no agent)", rate(seconds))]
+    parent_base = rate(seconds, parent)
     import livescope
 
     livescope.start(port=port)
@@ -61,6 +67,13 @@ def main() -> None:
         api(port, {"action": "interrupt_job", "sessionId": sid})
         api(port, {"action": "close_session", "sessionId": sid})
         time.sleep(0.2)
+    sid = api(port, {"action": "init_session"})["sessionId"]
+    trace = "trace __main__ parent '#cost > 100000'"  # never true: the tree is built, not sent
+    api(port, {"action": "async_exec", "sessionId": sid, "command": trace})
+    time.sleep(0.3)
+    traced = rate(seconds, parent)
+    api(port, {"action": "interrupt_job", "sessionId": sid})
+    api(port, {"action": "close_session", "sessionId": sid})
     api(port, {"action": "exec", "command": "reset"})
     rows.append(("after reset", rate(seconds)))
     livescope.stop()
@@ -71,6 +84,8 @@ def main() -> None:
     print(f"{'phase':32} {'calls/s':>12} {'vs baseline':>12}")
     for label, value in rows:
         print(f"{label:32} {value:12,.0f} {value / base:11.2f}x")
+    print(f"{'parent (10 child calls)':32} {parent_base:12,.0f} {1:11.2f}x")
+    print(f"{'trace parent, never-true cost':32} {traced:12,.0f} {traced / parent_base:11.2f}x")
 
 
 if __name__ == "__main__":
