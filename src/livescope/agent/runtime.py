@@ -73,6 +73,7 @@ class Agent:
         self.mesh_urls = _mesh_urls(mesh)
         self.app = app
         self.mesh: Any = None  # the MeshLink, once started
+        self._marker: Any = None  # the file announcing this agent to `livescope ps`
 
     # -- AgentView -------------------------------------------------------------------------------
 
@@ -154,6 +155,9 @@ class Agent:
             self.loop = None
             ready.set()
             return
+        from livescope.agent import marker
+
+        self._marker = marker.write(self.host, self.port)
         ready.set()
         if self.mesh_urls:
             loop.create_task(self._start_mesh())
@@ -189,6 +193,9 @@ class Agent:
 
             logging.getLogger("livescope.agent").exception("livescope: error while shutting down")
         finally:
+            from livescope.agent import marker
+
+            marker.remove(self._marker)
             _forget(self)
             assert self.loop is not None
             self.loop.stop()

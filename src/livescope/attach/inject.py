@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from livescope.agent.marker import start_time
 from livescope.attach import bootstrap, procinfo, ptrace
 from livescope.attach.procinfo import ProcessError, ProcessInfo
 from livescope.attach.shim import ENTRY_POINT, START_ERRORS, ShimBuildError, ensure_shim
@@ -43,29 +44,33 @@ class AgentAddress:
         return f"http://{self.host}:{self.port}"
 
 
-def _start_time(pid: int) -> str:
-    text = (procinfo.PROC / str(pid) / "stat").read_text()
-    return text[text.rindex(")") + 2 :].split()[19]
-
-
 def _marker_paths(pid: int) -> list[Path]:
-    return sorted(Path(tempfile.gettempdir()).glob(f"livescope-agentpath-*/agent-{pid}.json"))
+    """Markers of an agent in ``pid``: written by an attach (beside the agent path, also for a
+    target in another root) or by the agent itself (:mod:`livescope.agent.marker`)."""
+    temp = Path(tempfile.gettempdir())
+    return sorted(
+        [
+            *temp.glob(f"livescope-agentpath-*/agent-{pid}.json"),
+            *temp.glob(f"livescope-agents-*/agent-{pid}.json"),
+        ]
+    )
 
 
 def find_agent(info: ProcessInfo) -> AgentAddress | None:
-    """The agent a previous attach started in this process, if it still listens there."""
+    """The agent running in this process (attached or started by the program itself), if it
+    still listens where its marker says."""
     ports = {port for _, port in info.listening}
     for marker in _marker_paths(info.pid):
         with contextlib.suppress(OSError, ValueError, KeyError):
             data = json.loads(marker.read_text())
-            if data["start_time"] == _start_time(info.pid) and data["port"] in ports:
+            if data["start_time"] == start_time(info.pid) and data["port"] in ports:
                 return AgentAddress(info.pid, data["host"], data["port"], started=False)
     return None
 
 
 def _write_marker(root: Path, address: AgentAddress) -> None:
     data = {"pid": address.pid, "host": address.host, "port": address.port}
-    data["start_time"] = _start_time(address.pid)
+    data["start_time"] = start_time(address.pid)
     (root / f"agent-{address.pid}.json").write_text(json.dumps(data))
 
 
