@@ -536,3 +536,22 @@ def test_completion_learns_options_from_help(make_target) -> None:
         assert complete(catalog, "nosuch -") == ("-", [])
     finally:
         client.close()
+
+
+def test_console_reconnects_after_the_agent_restarts(make_target, pty_console):
+    first = make_target(IDLE)
+    console = pty_console("console", first.url)
+    console.read_until(f"[livescope@{first.pid}]$")
+    port = first.port
+    first.close()  # the program (and its agent) goes away
+    console.read_until("reconnecting")
+    second = make_target(IDLE, port=port)  # and comes back on the same port
+    console.read_until("reconnected: a new session")
+    console.type_line("session", str(second.pid))
+    console.read_until(f"[livescope@{second.pid}]$")
+    mark = len(console.seen)
+    console.send("version\r")
+    console.read_until("0.1.0")
+    assert "session not found" not in console.seen[mark:]
+    console.send("\x04")
+    assert console.proc.wait(10) == 0

@@ -83,9 +83,10 @@ class Target:
         start_kwargs: str = "",
         env: dict[str, str] | None = None,
         cwd: str | None = None,
+        port: int | None = None,
     ) -> None:
         self.python = python
-        self.port = free_port()
+        self.port = port or free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="livescope-target-"))
         body = textwrap.dedent(source)
         if agent:

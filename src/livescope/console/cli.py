@@ -51,7 +51,8 @@ def run_console(url: str, password: str | None = None) -> int:
         with patch_stdout(raw=True):
             while not session.closed.is_set():
                 try:
-                    line = prompt.prompt(f"[livescope@{session.pid or '?'}]$ ")
+                    # a callable: redrawn with the new pid when the console reconnects
+                    line = prompt.prompt(lambda: f"[livescope@{session.pid or '?'}]$ ")
                 except KeyboardInterrupt:
                     continue
                 except EOFError:

@@ -52,13 +52,34 @@ class ConsoleSession:
             try:
                 items = self.client.pull_results()
             except (ApiError, AgentUnreachable, httpx.HTTPError) as exc:
-                if not self.closed.is_set():
-                    self.printer.console.print(f"session lost: {exc}", style="red", markup=False)
-                    self.closed.set()
-                self.fg_queue.put(_LOST)
-                return
+                if self.closed.is_set():
+                    return
+                self.fg_queue.put(_LOST)  # a job being waited for will not finish
+                self.printer.console.print(
+                    f"session lost: {exc}; reconnecting (Ctrl-D leaves)",
+                    style="yellow",
+                    markup=False,
+                )
+                if not self.reconnect():
+                    return
+                continue
             for item in items:
                 self.dispatch(item)
+
+    def reconnect(self) -> bool:
+        """A new session once the agent answers again (it restarted, or the network came
+        back); False if the console was closed meanwhile."""
+        delay = 0.5
+        while not self.closed.wait(delay):
+            try:
+                self.client.init_session()
+            except (ApiError, AgentUnreachable, httpx.HTTPError):
+                delay = min(delay * 2, 5.0)
+                continue
+            self.welcomed.clear()
+            self.printer.console.print("reconnected: a new session", style="green")
+            return True
+        return False
 
     def dispatch(self, item: dict[str, Any]) -> None:
         if item.get("type") == "welcome" and item.get("pid") is not None:
@@ -104,6 +125,10 @@ class ConsoleSession:
         except ApiError as exc:
             self.settle(None)
             self.printer.console.print(exc.message, style="red", markup=False)
+            return True
+        except (AgentUnreachable, httpx.HTTPError) as exc:
+            self.settle(None)
+            self.printer.console.print(f"{exc} (reconnecting)", style="red", markup=False)
             return True
         if command.background:
             self.settle(None)
