@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -339,3 +340,33 @@ def test_ps_and_stop_find_an_agent_the_program_started_itself(make_target) -> No
     )
     assert line.split()[2] == "-"
     assert target.proc.poll() is None  # the program carries on
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists("/usr/bin/python3"),
+    reason="needs root, setpriv and a system python3 to run a target as another user",
+)
+def test_permission_denied_says_why_and_leaves_the_target_alone() -> None:
+    # The target runs as nobody; the attach runs as root without CAP_SYS_PTRACE, like a user
+    # attaching to another user's process.
+    code = "import time\nprint('ready', flush=True)\ntime.sleep(60)\n"
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    target = subprocess.Popen(
+        [*nobody, "/usr/bin/python3", "-c", code], stdout=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        assert target.stdout is not None and target.stdout.readline().strip() == b"ready"
+        result = subprocess.run(
+            ["setpriv", "--bounding-set=-sys_ptrace", sys.executable, "-m", "livescope"]
+            + ["attach", str(target.pid), "--no-console"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 1
+        assert "permission denied" in result.stderr, result.stderr
+        assert "run" in result.stderr  # the fix to apply
+        assert target.poll() is None
+    finally:
+        os.killpg(target.pid, signal.SIGKILL)
+        target.wait()

@@ -99,6 +99,9 @@ def check_target(pid: int) -> ProcessInfo:
             f"permission denied reading /proc/{pid}: run as its user or root"
         ) from None
     if info.version is None:
+        problem = procinfo.ptrace_problem(info)
+        if problem:  # what it runs cannot be read without the right to ptrace it
+            raise AttachError(problem)
         name = info.exe or (info.cmdline[0] if info.cmdline else "?")
         raise AttachError(f"process {pid} is not a CPython process ({name})")
     if not SUPPORTED[0] <= info.version <= SUPPORTED[1]:
