@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from livescope.agent.auth import COOKIE_SESSIONS, Authenticator
-from support.network import non_loopback_ipv4
+from support.network import secured_target
 from support.targets import Target
 
 PASSWORD = "s3cret pass:word"
@@ -22,18 +22,11 @@ VERSION = b'{"action":"exec","command":"version"}'
 IDLE = "import time\nwhile True:\n    time.sleep(0.5)\n"
 
 
-REMOTE = non_loopback_ipv4()
-
-
 @pytest.fixture(scope="module")
 def secured() -> Iterator[tuple[Target, str]]:
     """A password-protected target and the base URL through which it sees a remote peer."""
-    if REMOTE is not None:
-        kwargs = f', host="0.0.0.0", password={PASSWORD!r}'
-    else:
-        kwargs = f", password={PASSWORD!r}, loopback_exempt=False"
-    with Target(IDLE, start_kwargs=kwargs) as target:
-        yield target, f"http://{REMOTE or '127.0.0.1'}:{target.port}"
+    with secured_target(IDLE, PASSWORD) as (target, host):
+        yield target, f"http://{host}:{target.port}"
 
 
 def basic(user: str, password: str, scheme: str = "Basic") -> dict[str, str]:

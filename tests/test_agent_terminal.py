@@ -23,7 +23,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Message, Ping, Request, TextMessage
 
 from livescope.agent.line_editor import KeyDecoder, LineDisplay, LineEditor
-from support.network import non_loopback_ipv4
+from support.network import secured_target
 from support.targets import Target
 from support.vt import Screen
 
@@ -595,18 +595,13 @@ def test_key_decoder_variants() -> None:
 # -- authentication (same check as /api) ------------------------------------------------------
 
 PASSWORD = "terminal pass:word"
-REMOTE = non_loopback_ipv4()
 
 
 @pytest.fixture(scope="module")
 def secured() -> Iterator[tuple[Target, str]]:
     """A password-protected target and the address through which it sees a remote peer."""
-    if REMOTE is not None:
-        kwargs = f', host="0.0.0.0", password={PASSWORD!r}'
-    else:
-        kwargs = f", password={PASSWORD!r}, loopback_exempt=False"
-    with Target(TICKER, start_kwargs=kwargs) as target:
-        yield target, REMOTE or "127.0.0.1"
+    with secured_target(TICKER, PASSWORD) as pair:
+        yield pair
 
 
 def test_auth_refuses_without_credentials(secured: tuple[Target, str]) -> None:

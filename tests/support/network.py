@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+from collections.abc import Iterator
+
+from support.targets import Target
 
 
 def non_loopback_ipv4() -> str | None:
@@ -23,3 +27,17 @@ def non_loopback_ipv4() -> str | None:
                 continue
             return address
     return None
+
+
+@contextlib.contextmanager
+def secured_target(source: str, password: str) -> Iterator[tuple[Target, str]]:
+    """A password-protected target and the host through which it sees a remote peer: an
+    address of this machine outside loopback if there is one, else loopback with the
+    loopback exemption turned off."""
+    remote = non_loopback_ipv4()
+    if remote is not None:
+        kwargs = f', host="0.0.0.0", password={password!r}'
+    else:
+        kwargs = f", password={password!r}, loopback_exempt=False"
+    with Target(source, start_kwargs=kwargs) as target:
+        yield target, remote or "127.0.0.1"

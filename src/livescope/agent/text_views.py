@@ -39,13 +39,7 @@ View = Callable[[dict[str, Any], Paint], list[str]]
 VIEWS: dict[str, View] = {}
 
 
-def view(*types: str) -> Callable[[View], View]:
-    def register(func: View) -> View:
-        for name in types:
-            VIEWS[name] = func
-        return func
-
-    return register
+view = tf.view_registrar(VIEWS)
 
 
 def render(item: dict[str, Any], color: bool = True) -> list[str]:

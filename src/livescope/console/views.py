@@ -37,6 +37,7 @@ from livescope.model.textforms import (
     thread_summary,
     throw_label,
     tt_rows,
+    view_registrar,
     watch_head,
 )
 
@@ -45,13 +46,7 @@ VIEWS: dict[str, View] = {}
 HIDDEN_KEYS = ("type", "jobId")
 
 
-def view(*types: str) -> Callable[[View], View]:
-    def register(func: View) -> View:
-        for name in types:
-            VIEWS[name] = func
-        return func
-
-    return register
+view = view_registrar(VIEWS)
 
 
 def render(item: dict[str, Any]) -> RenderableType | None:

@@ -9,8 +9,11 @@ function tolerates missing fields: an agent omits whatever is null.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 
 THREAD_COLUMNS = ["id", "name", "group", "priority", "state", "cpu", "deltaTime", "time"]
 THREAD_COLUMNS += ["interrupted", "daemon"]
@@ -18,6 +21,21 @@ TT_COLUMNS = ["index", "timestamp", "cost", "isReturn", "isException", "object",
 TT_COLUMNS += ["methodName"]
 MONITOR_COLUMNS = ["timestamp", "className", "methodName", "total", "success", "failed", "rt"]
 MONITOR_COLUMNS += ["fail-rate"]
+
+
+def view_registrar(table: dict[str, ViewT]) -> Callable[..., Callable[[ViewT], ViewT]]:
+    """The ``@view("watch", "stack")`` decorator of a set of views: files the decorated
+    function in ``table`` under each result type named."""
+
+    def view(*types: str) -> Callable[[ViewT], ViewT]:
+        def register(func: ViewT) -> ViewT:
+            for name in types:
+                table[name] = func
+            return func
+
+        return register
+
+    return view
 
 
 def fmt(value: Any) -> str:
