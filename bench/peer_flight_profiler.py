@@ -1,6 +1,8 @@
 """livescope beside PyFlightProfiler, in one run, on the same targets and interpreter.
 
-1. A never-true ``watch`` on a tiny hot function: the target's calls/s before, during and after.
+1. Scenarios on a tiny hot function (attached idle, a never-true ``watch``, ``watch -n 5`` and
+   ``tt -t -n 5`` after their hits, ``trace`` of a function with ten children): the target's
+   calls/s before, during and after, each on a fresh target.
 2. Attach cycles on an idle and on a busy target: successes, failures, crashes, attach time.
 
 PyFlightProfiler has to be importable by the target's own interpreter, so both tools run
@@ -28,22 +30,45 @@ from pathlib import Path
 
 # Bursts of calls with a short sleep between them: PyFlightProfiler cannot attach to a
 # target that never releases the GIL, so the hot loop gives it a chance every 10 ms.
+# The loop calls the function by its module-level name, so a tool that replaces that name
+# (PyFlightProfiler's wrappers) sees the calls; {name} is hot or parent.
 HOT_TARGET = """\
 import time
 def hot(x):
     return x + 1
+def parent(x):  # about ten child calls, for trace
+    return hot(hot(hot(hot(hot(x))))) + hot(hot(hot(hot(hot(x)))))
 print("ready", flush=True)
 while True:
     busy, calls, started = 0.0, 0, time.perf_counter()
     while time.perf_counter() - started < 0.5:
         burst = time.perf_counter()
-        for i in range(20000):
-            hot(i)
+        for i in range(2000):
+            {name}(i)
         busy += time.perf_counter() - burst
-        calls += 20000
+        calls += 2000
         time.sleep(0.001)
-    print(f"rate {calls / busy:.0f}", flush=True)
+    print(f"rate {{calls / busy:.0f}}", flush=True)
 """
+# (label, function the target calls, livescope command, PyFlightProfiler command); None: no
+# command, only attached
+SCENARIOS = (
+    ("attached, idle", "hot", None, None),
+    (
+        "watch, condition never true",
+        "hot",
+        "watch __main__ hot params 'params[0] < 0'",
+        "watch __main__ hot -f args[0]<0",
+    ),
+    ("watch -n 5, after its 5 hits", "hot", "watch __main__ hot -n 5", "watch __main__ hot -n 5"),
+    ("tt -t -n 5, after its 5 hits", "hot", "tt -t __main__ hot -n 5", "tt -t __main__ hot -n 5"),
+    (
+        "trace parent (10 children)",
+        "parent",
+        "trace __main__ parent '#cost > 100000'",
+        "trace __main__ parent -i 100000",
+    ),
+)
 IDLE_TARGET = "import time\nprint('ready', flush=True)\nwhile True:\n    time.sleep(0.1)\n"
 BUSY_TARGET = "print('ready', flush=True)\nwhile True:\n    sum(range(1000))\n"
 
@@ -99,47 +124,48 @@ def api(url: str, payload: dict) -> dict:
         return json.load(response)
 
 
-def livescope_watch(python: str, seconds: float) -> tuple[float, float, float]:
-    target = Target(python, HOT_TARGET)
+def flight_profiler_cli(python: str) -> list[str]:
+    return [str(Path(python).parent / "flight_profiler")]
+
+
+def livescope_scenario(python: str, seconds: float, function: str, command: str | None):
+    """(before, during, after) calls/s of a fresh target: before attaching, while ``command``
+    runs (or only attached), after ``stop``."""
+    target = Target(python, HOT_TARGET.format(name=function))
     try:
         before = target.rate(seconds)
         attached = livescope_cli("attach", str(target.proc.pid), "--no-console")
         assert attached.returncode == 0, attached.stderr
         url = attached.stdout.strip()
-        sid = api(url, {"action": "init_session"})["sessionId"]
-        command = "watch __main__ hot params 'params[0] < 0'"
-        api(url, {"action": "async_exec", "sessionId": sid, "command": command})
+        if command:
+            sid = api(url, {"action": "init_session"})["sessionId"]
+            api(url, {"action": "async_exec", "sessionId": sid, "command": command})
         during = target.rate(seconds)
         livescope_cli("stop", str(target.proc.pid))
-        after = target.rate(seconds)
-        return before, during, after
+        return before, during, target.rate(seconds)
     finally:
         target.close()
 
 
-def flight_profiler_cli(python: str) -> list[str]:
-    return [str(Path(python).parent / "flight_profiler")]
-
-
-def flight_profiler_watch(python: str, seconds: float) -> tuple[float, float, float]:
-    target = Target(python, HOT_TARGET)
+def flight_profiler_scenario(python: str, seconds: float, function: str, command: str | None):
+    """The same with PyFlightProfiler; 'after' is once its client has exited."""
+    target = Target(python, HOT_TARGET.format(name=function))
     try:
         before = target.rate(seconds)
-        command = [*flight_profiler_cli(python), str(target.proc.pid)]
-        watcher = subprocess.Popen(
-            [*command, "--cmd", "watch __main__ hot -f args[0]<0"],
+        client = subprocess.Popen(
+            [*flight_profiler_cli(python), str(target.proc.pid), "--cmd", command or "stack"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         time.sleep(3)  # its attach
-        during = target.rate(seconds)
-        watcher.send_signal(signal.SIGINT)
+        during = target.rate(seconds) if target.alive else 0.0
+        client.send_signal(signal.SIGINT)
         try:
-            watcher.wait(10)
+            client.wait(10)
         except subprocess.TimeoutExpired:
-            watcher.kill()
-        after = target.rate(seconds) if target.alive else 0.0
-        return before, during, after
+            client.kill()
+            client.wait()
+        return before, during, target.rate(seconds) if target.alive else 0.0
     finally:
         target.close()
 
@@ -195,18 +221,22 @@ def main() -> None:
     ).stdout.strip()
     print(f"# {platform.node()} {platform.machine()} {os.cpu_count()} cpus, targets on CPython")
     print(f"# {version}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("\n| tool | before | never-true watch | per call added | after |")
-    print("|---|---|---|---|---|")
-    for tool, measure in (
-        ("livescope", livescope_watch),
-        ("PyFlightProfiler", flight_profiler_watch),
-    ):
-        before, during, after = measure(args.python, args.seconds)
-        added = (1 / during - 1 / before) * 1e6 if during else float("nan")
-        print(
-            f"| {tool} | {before / 1e6:.2f} M/s | {during / 1e3:,.0f} k/s | {added:.1f} µs"
-            f" | {after / 1e6:.2f} M/s |"
-        )
+    print("\n| scenario | tool | before | during | per call added | after |")
+    print("|---|---|---|---|---|---|")
+    for label, function, ours, theirs in SCENARIOS:
+        for tool, measure, command in (
+            ("livescope", livescope_scenario, ours),
+            ("PyFlightProfiler", flight_profiler_scenario, theirs),
+        ):
+            before, during, after = measure(args.python, args.seconds, function, command)
+            added = (1 / during - 1 / before) * 1e6 if during and before else float("nan")
+            print(
+                f"| {label} | {tool} | {before / 1e6:.2f} M/s | {during / 1e3:,.0f} k/s"
+                f" | {added:.2f} µs | {after / 1e6:.2f} M/s |",
+                flush=True,
+            )
+    if not args.cycles:
+        return
     print("\n| tool | target | attaches | ok | failed | crashed | median |")
     print("|---|---|---|---|---|---|---|")
     for tool in ("livescope", "PyFlightProfiler"):
