@@ -18,6 +18,10 @@ from livescope.model.render import frame_class_name
 
 Stack = tuple[str, ...]
 
+# With co_qualname (3.11+) a frame's label follows from its code object and module; before
+# that a method's class is read from the frame's `self`, so each frame is labelled anew.
+_LABEL_PER_CODE = sys.version_info >= (3, 11)
+
 
 def frame_label(frame: Any) -> str:
     code = frame.f_code
@@ -35,6 +39,7 @@ class Sampler:
         self.stopped_at: float | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._labels: dict[int, tuple[Any, Any, str]] = {}
         self._thread = threading.Thread(target=self._run, name="livescope-profiler", daemon=True)
 
     def start(self) -> None:
@@ -52,7 +57,17 @@ class Sampler:
 
     def _run(self) -> None:
         own = threading.get_ident()
-        while not self._stop.wait(self.interval):
+        due = time.monotonic()
+        while True:
+            # Samples are due on a schedule, not one interval after the last: against a thread
+            # that keeps the GIL, getting it back takes up to the switch interval (5 ms), which
+            # would stretch every period (-e 10 gave 64 samples/s). A late sample restarts the
+            # schedule rather than catching up in a burst (a 0 s wait would not even let the
+            # other threads run in between).
+            now = time.monotonic()
+            due = due + self.interval if due + self.interval > now else now + self.interval
+            if self._stop.wait(due - now):
+                return
             names = {t.ident: t.name for t in threading.enumerate()}
             frames = sys._current_frames()
             batch = []
@@ -61,14 +76,28 @@ class Sampler:
                     continue
                 labels = []
                 while frame is not None:
-                    labels.append(frame_label(frame))
+                    labels.append(self._label(frame))
                     frame = frame.f_back
                 labels.append(names.get(ident, f"thread-{ident}"))
-                batch.append(tuple(reversed(labels)))
+                labels.reverse()
+                batch.append(tuple(labels))
             del frames
             with self._lock:
                 self.stacks.update(batch)
                 self.samples += 1
+
+    def _label(self, frame: Any) -> str:
+        """``frame_label``, formatted once per code object where the code alone decides it."""
+        if not _LABEL_PER_CODE:
+            return frame_label(frame)
+        code = frame.f_code
+        module = frame.f_globals.get("__name__")
+        # keyed by id: hashing a code object hashes its constants, on every lookup; the code
+        # object is kept in the entry so that its id cannot be reused by another one
+        known = self._labels.get(id(code))
+        if known is None or known[0] is not code or known[1] != module:
+            known = self._labels[id(code)] = (code, module, frame_label(frame))
+        return known[2]
 
     def snapshot(self) -> Counter[Stack]:
         with self._lock:
