@@ -37,6 +37,38 @@ def hooks_now(target) -> int:
     return int(target.output().rsplit("hooks=", 1)[1].split()[0])
 
 
+HAMMERED = """
+import sys, threading, time
+
+def busy(x):
+    return x + 1
+
+# the GIL changes hands every 10 µs, so that the hammering threads run between the hooks
+# going in and the agent's next step
+sys.setswitchinterval(1e-5)
+
+def hammer():
+    while True:
+        busy(1)
+
+for _ in range(2):
+    threading.Thread(target=hammer, daemon=True).start()
+while True:
+    time.sleep(1)
+"""
+
+
+@pytest.mark.parametrize("command", ["watch", "stack", "tt -t", "trace"])
+def test_enhancer_comes_first_under_hammering_threads(make_target, any_python, command) -> None:
+    """Threads call the function while its hooks go in: no result may overtake ``enhancer``."""
+    target = make_target(HAMMERED, python=any_python)
+    for _ in range(5):
+        results = target.results(f"{command} __main__ busy -n 1", execTimeout=10000)
+        types = [r["type"] for r in results]
+        assert types[0] == "enhancer", types
+        assert types[-1] == "status" and results[-1]["statusCode"] == 0, results
+
+
 def test_watch_seed_example(demo) -> None:
     results = demo.results('watch demo.MathGame primeFactors "{params, returnObj, throwExp}" -n 4')
     assert [r["type"] for r in results][:1] == ["enhancer"]

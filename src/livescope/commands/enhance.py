@@ -105,6 +105,9 @@ class HitListener(engine.Listener):
         self.hits = 0
         self.lock = threading.Lock()
         self.error_reported = False
+        # Hooks go in before the ``enhancer`` item is emitted; until it is out, another
+        # thread's calls produce nothing, so that ``enhancer`` is always the first result.
+        self.armed = False
 
     def evaluate(self, function: Any, advice: Advice, what: str) -> tuple[bool, Any]:
         """(ok, value); a failing expression is reported once and the hit skipped."""
@@ -115,7 +118,7 @@ class HitListener(engine.Listener):
             return False, None
 
     def report_failure(self, what: str, exc: Exception) -> None:
-        if not self.error_reported:
+        if self.armed and not self.error_reported:
             self.error_reported = True
             self.ctx.emit(MessageModel(message=f"{what} failed: {type(exc).__name__}: {exc}"))
 
@@ -130,7 +133,7 @@ class HitListener(engine.Listener):
             except Exception as exc:
                 self.report_failure(f"Condition express '{self.condition_text}'", exc)
                 return False
-        if self.ctx.interrupted:
+        if not self.armed or self.ctx.interrupted:
             return False
         with self.lock:
             if self.limit and self.hits >= self.limit:
@@ -178,6 +181,7 @@ class EnhanceCommand(Command):
         if args.get("verbose"):
             effect.methods = [f"{r.class_name}.{r.method_name}" for r in refs]
         ctx.emit(EnhancerModel(success=True, effect=effect))
+        listener.armed = True
         self.wait(ctx, listener)
 
     def wait(self, ctx: CommandContext, listener: HitListener) -> None:
