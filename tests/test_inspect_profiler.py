@@ -64,3 +64,29 @@ def test_profiler_duration_speedscope(make_target):
     assert sampled["type"] == "sampled" and len(sampled["samples"]) == len(sampled["weights"])
     assert target.results("profiler fly")[-1]["statusCode"] == 1
     assert target.results("profiler start --format pdf")[-1]["statusCode"] == -1
+
+
+def test_profiler_speedscope_weights_are_wall_time(make_target, any_python, tmp_path):
+    """At -e 1 a thread that keeps the GIL lets the sampler in only every switch interval
+    (~150 samples/s, not 1000): the profile must still add up to the time profiled."""
+    target = make_target(BUSY, python=any_python)
+    target.wait_for_output("ready")
+    began = time.monotonic()
+    _first(target.results("profiler start --interval 1"))
+    started = time.monotonic()
+    time.sleep(2)
+    path = tmp_path / "p.speedscope.json"
+    stopping = time.monotonic()
+    done = _first(target.results(f"profiler stop --format speedscope -f {path}"))
+    ended = time.monotonic()
+    profiles = {p["name"]: p for p in json.loads(path.read_text())["profiles"]}
+    burner = profiles["burner"]
+    total = sum(burner["weights"])
+    assert burner["unit"] == "milliseconds" and burner["endValue"] == pytest.approx(total)
+    # profiled for 2 s and a bit (the start and stop requests), not samples × 1 ms
+    assert 0.7 * (stopping - started) * 1000 < total < 1.3 * (ended - began) * 1000
+    # a sample weighs the same in every thread: the main thread, asleep, was there throughout
+    assert profiles["MainThread"]["endValue"] == pytest.approx(total)
+    # and the rate reported is the one got, not the one asked for
+    rate = float(done["executeResult"].split("(")[1].split()[0])
+    assert rate == pytest.approx(done["samples"] / (stopping - started), rel=0.3)

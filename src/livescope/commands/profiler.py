@@ -30,7 +30,7 @@ def write_profile(sampler: Sampler, fmt: str, path: str | None, output_dir: str)
     if fmt == "collapsed":
         text = collapsed(stacks)
     elif fmt == "speedscope":
-        text = json.dumps(speedscope(stacks, sampler.interval * 1000, title))
+        text = json.dumps(speedscope(sampler.snapshot_times(), title))
     else:
         text = flame_html(stacks, title)
     with open(path, "w", encoding="utf-8") as f:
@@ -49,8 +49,9 @@ class ProfilerCommand(Command):
         "writes the file. status: executeResult says whether it runs and how many samples it "
         "has. dump: write the samples so far, keep sampling. stop: stop and write.\n"
         "--format html (a self-contained flame graph page), collapsed (folded stacks, one "
-        "'a;b;c count' per line, for flamegraph.pl) or speedscope (JSON for speedscope.app). "
-        "-f FILE chooses the file; by default it goes to the agent's output directory (served "
+        "'a;b;c count' per line, for flamegraph.pl) or speedscope (JSON for speedscope.app, "
+        "a profile per thread, weighted by the wall time each sample stands for: a busy "
+        "thread delays samples, so there may be fewer than -e asks for). -f FILE chooses the file; by default it goes to the agent's output directory (served "
         "under /livescope-output/). Wall-clock sampling: waiting threads are sampled too."
     )
     usage = "profiler start|stop|status|dump|actions [-e ms] [--duration s] [--format F] [-f file]"
@@ -104,8 +105,10 @@ class ProfilerCommand(Command):
             raise CommandError("AsyncProfiler error: Profiler is not active", 1)
         if action == "status":
             state = "running" if sampler.running else "stopped"
-            elapsed = int((sampler.stopped_at or time.time()) - sampler.started_at)
-            result = f"Profiler is {state}, {sampler.samples} samples in {elapsed} seconds\n"
+            result = (
+                f"Profiler is {state}, {sampler.samples} samples in {sampler.elapsed:.1f} s "
+                f"({sampler.rate:.0f} samples/s)\n"
+            )
             ctx.emit(
                 ProfilerModel(
                     job_id=ctx.job_id, action=action, execute_result=result, samples=sampler.samples
@@ -125,7 +128,10 @@ class ProfilerCommand(Command):
                 job_id=ctx.job_id,
                 action=action,
                 format=args.format,
-                execute_result=f"OK, {sampler.samples} samples\n",
+                execute_result=(
+                    f"OK, {sampler.samples} samples in {sampler.elapsed:.1f} s "
+                    f"({sampler.rate:.0f} samples/s)\n"
+                ),
                 output_file=path,
                 duration=int((sampler.stopped_at or time.time()) - sampler.started_at),
                 samples=sampler.samples,

@@ -29,35 +29,73 @@ def frame_label(frame: Any) -> str:
 
 
 class Sampler:
-    """Samples all threads but its own until :meth:`stop`; thread-safe reads of the counts."""
+    """Samples all threads but its own until :meth:`stop`; thread-safe reads of the counts.
+
+    Besides how many samples saw each stack (``stacks``), it keeps the wall time they stand for
+    (``times``, seconds): each sample counts the real time since the previous one, not the
+    interval asked for, which a thread keeping the GIL stretches (``-e 1`` gives ~150 samples/s
+    against one, each standing for ~6.7 ms). The first sample counts the time since
+    :meth:`start`, at most one interval and two switch intervals (the thread's start and its
+    first sample may each wait that long for the GIL).
+    """
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.stacks: Counter[Stack] = Counter()
+        self.times: dict[Stack, float] = {}
         self.samples = 0
+        self.sampled_time = 0.0  # seconds the samples stand for (the sum of a thread's times)
         self.started_at = time.time()
         self.stopped_at: float | None = None
-        self._stop = threading.Event()
+        self._started = time.monotonic()
+        self._stopped: float | None = None
+        # held until stop(): the sampler's timed wait is one acquire of it (an Event's wait runs
+        # Condition.wait's Python code and allocates a lock, on every sample)
+        self._halt = threading.Lock()
+        self._halt.acquire()
+        self._halted = False
         self._lock = threading.Lock()
         self._labels: dict[int, tuple[Any, Any, str]] = {}
         self._thread = threading.Thread(target=self._run, name="livescope-profiler", daemon=True)
 
     def start(self) -> None:
+        self.started_at = time.time()
+        self._started = time.monotonic()
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        with self._lock:
+            if not self._halted:
+                self._halted = True
+                self._halt.release()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=2)
         self.stopped_at = self.stopped_at or time.time()
+        self._stopped = self._stopped or time.monotonic()
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive() and not self._stop.is_set()
+        return self._thread.is_alive() and not self._halted
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from start to stop (or to now)."""
+        return (self._stopped or time.monotonic()) - self._started
+
+    @property
+    def rate(self) -> float:
+        """Samples taken per second of profiling (not the rate asked for)."""
+        elapsed = self.elapsed
+        return self.samples / elapsed if elapsed > 0 else 0.0
 
     def _run(self) -> None:
         own = threading.get_ident()
-        due = time.monotonic()
+        interval = self.interval
+        halt = self._halt
+        first_cap = interval + 2 * sys.getswitchinterval()
+        last = due = self._started
+        names: dict[int, str] = {}
+        names_due = 0.0
         while True:
             # Samples are due on a schedule, not one interval after the last: against a thread
             # that keeps the GIL, getting it back takes up to the switch interval (5 ms), which
@@ -65,11 +103,20 @@ class Sampler:
             # schedule rather than catching up in a burst (a 0 s wait would not even let the
             # other threads run in between).
             now = time.monotonic()
-            due = due + self.interval if due + self.interval > now else now + self.interval
-            if self._stop.wait(due - now):
+            due = due + interval if due + interval > now else now + interval
+            if halt.acquire(timeout=min(due - now, threading.TIMEOUT_MAX)):
                 return
-            names = {t.ident: t.name for t in threading.enumerate()}
+            now = time.monotonic()
+            weight = now - last if self.samples else min(now - last, first_cap)
+            last = now
             frames = sys._current_frames()
+            # thread names: enumerate() (a lock and a list) only for a new thread, or once a
+            # second for renamed ones
+            if now >= names_due or not names.keys() >= frames.keys():
+                names = {t.ident: t.name for t in threading.enumerate()}
+                for ident in frames.keys() - names.keys():  # not started by threading
+                    names[ident] = f"thread-{ident}"
+                names_due = now + 1.0
             batch = []
             for ident, frame in frames.items():
                 if ident == own:
@@ -78,13 +125,17 @@ class Sampler:
                 while frame is not None:
                     labels.append(self._label(frame))
                     frame = frame.f_back
-                labels.append(names.get(ident, f"thread-{ident}"))
+                labels.append(names[ident])
                 labels.reverse()
                 batch.append(tuple(labels))
             del frames
+            times = self.times
             with self._lock:
                 self.stacks.update(batch)
+                for stack in batch:
+                    times[stack] = times.get(stack, 0.0) + weight
                 self.samples += 1
+                self.sampled_time += weight
 
     def _label(self, frame: Any) -> str:
         """``frame_label``, formatted once per code object where the code alone decides it."""
@@ -103,39 +154,48 @@ class Sampler:
         with self._lock:
             return Counter(self.stacks)
 
+    def snapshot_times(self) -> dict[Stack, float]:
+        with self._lock:
+            return dict(self.times)
+
 
 def collapsed(stacks: Counter[Stack]) -> str:
     """Brendan Gregg's folded format: ``root;child;leaf count`` per line."""
     return "".join(f"{';'.join(s)} {n}\n" for s, n in sorted(stacks.items()))
 
 
-def speedscope(stacks: Counter[Stack], interval_ms: float, name: str) -> dict[str, Any]:
+def speedscope(times: dict[Stack, float], name: str) -> dict[str, Any]:
+    """speedscope's file format: one sampled profile per thread (the stacks' root), weighted in
+    milliseconds of wall time, so that each profile's length is the time it was profiled."""
     index: dict[str, int] = {}
     frames: list[dict[str, Any]] = []
-    samples, weights = [], []
-    for stack, count in sorted(stacks.items()):
+    threads: dict[str, tuple[list[list[int]], list[float]]] = {}
+    for stack, seconds in sorted(times.items()):
         ids = []
-        for label in stack:
+        for label in stack[1:]:
             if label not in index:
                 index[label] = len(frames)
                 frames.append({"name": label})
             ids.append(index[label])
+        samples, weights = threads.setdefault(stack[0], ([], []))
         samples.append(ids)
-        weights.append(count * interval_ms)
+        weights.append(seconds * 1000)
+    profiles = [
+        {
+            "type": "sampled",
+            "name": thread,
+            "unit": "milliseconds",
+            "startValue": 0,
+            "endValue": sum(weights),
+            "samples": samples,
+            "weights": weights,
+        }
+        for thread, (samples, weights) in threads.items()
+    ]
     return {
         "$schema": "https://www.speedscope.app/file-format-schema.json",
         "shared": {"frames": frames},
-        "profiles": [
-            {
-                "type": "sampled",
-                "name": name,
-                "unit": "milliseconds",
-                "startValue": 0,
-                "endValue": sum(weights),
-                "samples": samples,
-                "weights": weights,
-            }
-        ],
+        "profiles": profiles,
         "name": name,
         "exporter": "livescope",
     }
