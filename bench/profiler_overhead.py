@@ -20,7 +20,11 @@ no-profiler run of the same round, with the min … max of those (for the no-pro
 runs against their median). Two times: the wall time the target saw, and that wall time less
 the worker thread's run-queue wait (runnable but without a CPU, from Linux schedstat), which
 takes out most of what other load on the machine adds but keeps what a profiler costs (holding
-the GIL, pausing the process). "profiler's own CPU" is the sampler's CPU (the target's CPU
+the GIL, pausing the process). "worker held up" is the share of the wall time the worker thread
+neither ran nor waited for a CPU: the time it waited for the GIL (or was stopped by py-spy),
+the part of a profiler's cost that does not drown in the speed swings of a shared machine
+(the rest is the worker running slower afterwards, on caches the sampler disturbed).
+"profiler's own CPU" is the sampler's CPU (the target's CPU
 beside the worker's) per second of work, or py-spy's CPU per second of its life.
 """
 
@@ -50,24 +54,27 @@ import json, os, sys, threading, time
 
 ITERATIONS = int(sys.argv[2])
 
-def run_queue_wait():  # seconds this thread was runnable but waiting for a CPU (Linux)
+def schedstat():  # seconds this thread ran, and was runnable but waited for a CPU (Linux)
     try:
         with open("/proc/thread-self/schedstat") as f:
-            return int(f.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return float("nan")
+            ran, waited = f.read().split()[:2]
+            return int(ran) / 1e9, int(waited) / 1e9
+    except (OSError, ValueError):
+        return float("nan"), float("nan")
 
 def work(depth, out, iterations):
     if depth:
         return work(depth - 1, out, iterations)
     wall, cpu, proc = time.perf_counter(), time.thread_time(), time.process_time()
-    queued = run_queue_wait()
+    ran, queued = schedstat()
     x = 0
     for i in range(iterations):
         x += i % 7
+    ran_after, queued_after = schedstat()
     out.update(
         elapsed=time.perf_counter() - wall,
-        queued=run_queue_wait() - queued,
+        ran=ran_after - ran,
+        queued=queued_after - queued,
         cpu=time.thread_time() - cpu,
         process_cpu=time.process_time() - proc,
     )
@@ -227,6 +234,10 @@ def row(config: Config, runs: dict[int, dict], base_runs: dict[int, dict]) -> st
     def unqueued(r: dict) -> float:
         return r["elapsed"] - r["queued"]
 
+    def held_up(r: dict) -> float:  # share of the wall time the worker neither ran nor queued
+        return (r["elapsed"] - r["ran"] - r["queued"]) / r["elapsed"]
+
+    held = sorted(100 * held_up(r) for r in runs.values())
     samples = statistics.median(r["samples"] / r["elapsed"] for r in runs.values())
     own = [r["profiler_cpu"] for r in runs.values() if "profiler_cpu" in r]
     cells = [
@@ -237,6 +248,7 @@ def row(config: Config, runs: dict[int, dict], base_runs: dict[int, dict]) -> st
         paired(runs, base_runs, wall),
         f"{statistics.median(map(unqueued, runs.values())) * 1000:.0f} ms",
         paired(runs, base_runs, unqueued),
+        f"{statistics.median(held):.2f} % ({held[0]:.2f} … {held[-1]:.2f})",
         f"{100 * statistics.median(own):.1f} %" if own else "—",
     ]
     return "| " + " | ".join(cells) + " |"
@@ -283,9 +295,9 @@ def main() -> int:
 
     print(
         "| configuration | runs | samples/s | wall | overhead | wall − run-queue wait "
-        "| overhead | profiler's own CPU |"
+        "| overhead | worker held up | profiler's own CPU |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for config in configs:
         if runs[config] and runs[configs[0]]:
             print(row(config, runs[config], runs[configs[0]]))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -90,3 +92,52 @@ def test_profiler_speedscope_weights_are_wall_time(make_target, any_python, tmp_
     # and the rate reported is the one got, not the one asked for
     rate = float(done["executeResult"].split("(")[1].split()[0])
     assert rate == pytest.approx(done["samples"] / (stopping - started), rel=0.3)
+
+
+def test_the_c_walk_records_what_the_python_walk_records(monkeypatch):
+    """The sampler's walk in C and its Python fallback count the same stacks and times."""
+    from livescope.profiler import sampler
+
+    if sampler._stackwalk is None:
+        pytest.skip("the C walk is not built for this interpreter")
+    release = threading.Event()
+    parked = threading.Barrier(3)
+
+    def leaf():
+        parked.wait()
+        release.wait()
+
+    def middle():
+        leaf()
+
+    threads = [threading.Thread(target=middle, name=f"parked-{n}") for n in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        parked.wait()
+        frames = sys._current_frames()
+        names = sampler.thread_names(frames)
+        own = threading.get_ident()
+        in_c, in_python = sampler.Sampler(0.01), sampler.Sampler(0.01)
+        for weight in (0.01, 0.02):
+            in_c._record(frames, own, names, weight)
+        with monkeypatch.context() as patch:
+            patch.setattr(sampler, "_stackwalk", None)
+            for weight in (0.01, 0.02):
+                in_python._record(frames, own, names, weight)
+            with pytest.raises(KeyError):  # a thread without a name: nothing is counted
+                in_python._record(frames, own, {}, 0.01)
+        with pytest.raises(KeyError):
+            in_c._record(frames, own, {}, 0.01)
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join()
+    assert in_c.stacks == in_python.stacks
+    assert in_c.times.keys() == in_python.times.keys()
+    assert all(in_c.times[s] == pytest.approx(in_python.times[s]) for s in in_c.times)
+    parked_stacks = [s for s in in_c.stacks if s[0].startswith("parked-")]
+    assert len(parked_stacks) == 2 and all(in_c.stacks[s] == 2 for s in parked_stacks)
+    for stack in parked_stacks:  # thread name, ..., middle, leaf, then Event.wait's frames
+        where = next(n for n, label in enumerate(stack) if ".middle (" in label)
+        assert ".leaf (" in stack[where + 1] and "wait" in stack[-1]

@@ -7,6 +7,7 @@ instruments code, so stopping it leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -21,6 +22,21 @@ Stack = tuple[str, ...]
 # With co_qualname (3.11+) a frame's label follows from its code object and module; before
 # that a method's class is read from the frame's `self`, so each frame is labelled anew.
 _LABEL_PER_CODE = sys.version_info >= (3, 11)
+
+# The walk in C, built for the interpreter livescope was installed with (a sample holds the GIL
+# while it walks, and the busy thread waits that long); the same walk in Python otherwise.
+_stackwalk: Any = None
+if _LABEL_PER_CODE:
+    with contextlib.suppress(ImportError):
+        from livescope.profiler import _stackwalk
+
+
+def thread_names(frames: dict[int, Any]) -> dict[int, str]:
+    """The name of every thread in ``frames`` (``thread-<id>`` for one not started by threading)."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    for ident in frames.keys() - names.keys():
+        names[ident] = f"thread-{ident}"
+    return names
 
 
 def frame_label(frame: Any) -> str:
@@ -110,32 +126,47 @@ class Sampler:
             weight = now - last if self.samples else min(now - last, first_cap)
             last = now
             frames = sys._current_frames()
-            # thread names: enumerate() (a lock and a list) only for a new thread, or once a
-            # second for renamed ones
-            if now >= names_due or not names.keys() >= frames.keys():
-                names = {t.ident: t.name for t in threading.enumerate()}
-                for ident in frames.keys() - names.keys():  # not started by threading
-                    names[ident] = f"thread-{ident}"
-                names_due = now + 1.0
-            batch = []
-            for ident, frame in frames.items():
-                if ident == own:
-                    continue
-                labels = []
-                while frame is not None:
-                    labels.append(self._label(frame))
-                    frame = frame.f_back
-                labels.append(names[ident])
-                labels.reverse()
-                batch.append(tuple(labels))
+            # thread names: enumerate() (a lock and a list) once a second for renamed threads,
+            # and at once for a thread that has none yet
+            if now >= names_due:
+                names, names_due = thread_names(frames), now + 1.0
+            try:
+                self._record(frames, own, names, weight)
+            except KeyError:
+                names, names_due = thread_names(frames), now + 1.0
+                self._record(frames, own, names, weight)
             del frames
-            times = self.times
-            with self._lock:
-                self.stacks.update(batch)
-                for stack in batch:
-                    times[stack] = times.get(stack, 0.0) + weight
-                self.samples += 1
-                self.sampled_time += weight
+            self.samples += 1
+            self.sampled_time += weight
+
+    def _record(
+        self, frames: dict[int, Any], own: int, names: dict[int, str], weight: float
+    ) -> None:
+        """Count every thread's stack but ``own``'s, ``(name, outermost label, ..., innermost)``;
+        KeyError, with nothing counted, for a thread that ``names`` lacks."""
+        if _stackwalk is not None:
+            # one C call that runs no Python code once the labels are known: a reader holding
+            # the GIL sees a sample whole or not at all, without the lock
+            _stackwalk.sample(
+                frames, own, names, self._labels, frame_label, self.stacks, self.times, weight
+            )
+            return
+        batch = []
+        for ident, frame in frames.items():
+            if ident == own:
+                continue
+            labels = []
+            while frame is not None:
+                labels.append(self._label(frame))
+                frame = frame.f_back
+            labels.append(names[ident])
+            labels.reverse()
+            batch.append(tuple(labels))
+        times = self.times
+        with self._lock:
+            self.stacks.update(batch)
+            for stack in batch:
+                times[stack] = times.get(stack, 0.0) + weight
 
     def _label(self, frame: Any) -> str:
         """``frame_label``, formatted once per code object where the code alone decides it."""
