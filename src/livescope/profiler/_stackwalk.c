@@ -9,17 +9,17 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#if PY_VERSION_HEX < 0x030B0000
+#error "labels per code object need co_qualname (3.11+); older versions use the Python walk"
+#endif
+
 static PyObject *s_name; /* "__name__" */
 static PyObject *one;    /* 1 */
 
 static PyObject *
 frame_module(PyFrameObject *frame)
 {
-#if PY_VERSION_HEX >= 0x030B0000
     PyObject *globals = PyFrame_GetGlobals(frame);
-#else
-    PyObject *globals = PyObject_GetAttrString((PyObject *)frame, "f_globals");
-#endif
     if (globals == NULL)
         return NULL;
     PyObject *module = PyDict_Check(globals) ? PyDict_GetItemWithError(globals, s_name) : NULL;
@@ -101,32 +101,19 @@ thread_stack(PyObject *name, PyObject *frame, PyObject *labels, PyObject *label_
     return stack;
 }
 
-/* counts[stack] += 1 and times[stack] += weight, for every stack of the batch. */
+/* table[key] += step, starting from step. */
 static int
-add_up(PyObject *batch, PyObject *counts, PyObject *times, PyObject *weight)
+add_to(PyObject *table, PyObject *key, PyObject *step)
 {
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
-        PyObject *stack = PyList_GET_ITEM(batch, i);
-        PyObject *pair[2][2] = {{counts, NULL}, {times, weight}};
-        for (int k = 0; k < 2; k++) {
-            PyObject *table = pair[k][0], *step = pair[k][1];
-            PyObject *old = PyDict_GetItemWithError(table, stack);
-            if (old == NULL && PyErr_Occurred())
-                return -1;
-            PyObject *new;
-            if (step == NULL)
-                new = old ? PyNumber_Add(old, one) : Py_NewRef(one);
-            else
-                new = old ? PyNumber_Add(old, step) : Py_NewRef(step);
-            if (new == NULL)
-                return -1;
-            int failed = PyDict_SetItem(table, stack, new);
-            Py_DECREF(new);
-            if (failed)
-                return -1;
-        }
-    }
-    return 0;
+    PyObject *old = PyDict_GetItemWithError(table, key);
+    if (old == NULL && PyErr_Occurred())
+        return -1;
+    PyObject *new = old ? PyNumber_Add(old, step) : Py_NewRef(step);
+    if (new == NULL)
+        return -1;
+    int failed = PyDict_SetItem(table, key, new);
+    Py_DECREF(new);
+    return failed;
 }
 
 static PyObject *
@@ -176,8 +163,11 @@ sample(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(stack);
     }
     /* no Python code runs from here on, so a reader holding the GIL sees all or nothing */
-    if (add_up(batch, counts, times, weight) < 0)
-        goto fail;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
+        PyObject *stack = PyList_GET_ITEM(batch, i);
+        if (add_to(counts, stack, one) < 0 || add_to(times, stack, weight) < 0)
+            goto fail;
+    }
     Py_ssize_t recorded = PyList_GET_SIZE(batch);
     Py_DECREF(batch);
     return PyLong_FromSsize_t(recorded);
