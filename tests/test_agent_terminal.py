@@ -36,7 +36,9 @@ def tick(i):
 
 def hooks():
     engine = sys.modules.get("livescope.instrument.engine")
-    return engine.hooked_count() if engine else 0
+    # the module shows in sys.modules while it is still being imported
+    count = getattr(engine, "hooked_count", None)
+    return count() if count else 0
 
 print("READY", flush=True)
 i = 0
@@ -121,7 +123,15 @@ class Term:
         while not (result := check()):
             if time.monotonic() > deadline or self.closed.is_set():
                 screen = "\n".join(self.lines()[-30:])
-                raise AssertionError(f"{what} not shown; screen ends with:\n{screen}")
+                why = (
+                    f"the agent closed the socket (code {self.ws.protocol.close_code})"
+                    if self.closed.is_set()
+                    else f"nothing came in {timeout} s"
+                )
+                raise AssertionError(
+                    f"{what} not shown: {why}; last frames {self.frames[-3:]!r};"
+                    f" screen ends with:\n{screen}"
+                )
             time.sleep(0.02)
         return result
 

@@ -15,7 +15,9 @@ import demo
 def report():
     while True:
         engine = sys.modules.get("livescope.instrument.engine")
-        print("hooks=%d" % (engine.hooked_count() if engine else 0), flush=True)
+        # the module shows in sys.modules while it is still being imported
+        count = getattr(engine, "hooked_count", None)
+        print("hooks=%d" % (count() if count else 0), flush=True)
         time.sleep(0.2)
 
 threading.Thread(target=report, daemon=True).start()
