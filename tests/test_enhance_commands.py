@@ -17,7 +17,8 @@ def report():
         engine = sys.modules.get("livescope.instrument.engine")
         # the module shows in sys.modules while it is still being imported
         count = getattr(engine, "hooked_count", None)
-        print("hooks=%d" % (count() if count else 0), flush=True)
+        sys.stdout.write("hooks=%d\\n" % (count() if count else 0))
+        sys.stdout.flush()
         time.sleep(0.2)
 
 threading.Thread(target=report, daemon=True).start()
@@ -32,11 +33,11 @@ def demo(make_target, any_python):
 
 def hooks_now(target) -> int:
     """The hook count the target printed most recently (after at least one new report)."""
-    seen = target.output().count("hooks=")
+    seen = len(target.reports("hooks"))
     deadline = time.monotonic() + 5
-    while target.output().count("hooks=") <= seen and time.monotonic() < deadline:
+    while len(target.reports("hooks")) <= seen and time.monotonic() < deadline:
         time.sleep(0.05)
-    return int(target.output().rsplit("hooks=", 1)[1].split()[0])
+    return target.reports("hooks")[-1]
 
 
 HAMMERED = """

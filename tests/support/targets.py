@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -122,6 +123,11 @@ class Target:
     def output(self) -> str:
         self._stdout.flush()
         return self.stdout_path.read_text(errors="replace")
+
+    def reports(self, key: str) -> list[int]:
+        """Every ``key=N`` the target printed, in order. Matched anywhere in the output, since
+        another thread's print may land between a report and its newline."""
+        return [int(n) for n in re.findall(rf"{re.escape(key)}=(\d+)", self.output())]
 
     def wait_for_output(self, text: str, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
