@@ -204,6 +204,31 @@ def test_subscribe_publish_unsubscribe(node: MeshNode, api: Api) -> None:
         assert node.post("/v1/mesh/publish", {"c": "nobody", "d": "x"})["r"] == {"s": 0, "f": 0}
 
 
+@pytest.mark.parametrize("compression", ["deflate", None])
+def test_every_frame_length_arrives_intact(node: MeshNode, compression: str | None) -> None:
+    """The node frames a publish itself: 7-bit, 16-bit and 64-bit payload lengths, text and
+    binary, reach a real client whether or not it negotiated permessage-deflate."""
+    api = Api(node.api_ws)
+    try:
+        assert api.call("queue.pop", {"t": ["sizes"]})["E"] is None
+        with connect(node.client_url("/sizes"), compression=compression) as user:
+            user.send("hello")
+            client_id = api.event()["p"]["c"]
+            assert (
+                api.call("conn.call", {"c": client_id, "f": "subscribe", "a": ["s"]})["E"] is None
+            )
+            for size in (0, 125, 126, 65535, 65536, 200_000):
+                text = ("é" * size)[:size] if size else ""
+                assert node.post("/v1/mesh/publish", {"c": "s", "d": text})["r"] == {"s": 1, "f": 0}
+                assert user.recv(timeout=10) == text
+                raw = bytes(range(256)) * (size // 256) + bytes(size % 256)
+                body = {"c": "s", "d": base64.b64encode(raw).decode(), "t": "binary"}
+                assert node.post("/v1/mesh/publish", body)["r"] == {"s": 1, "f": 0}
+                assert user.recv(timeout=10) == raw
+    finally:
+        api.close()
+
+
 @pytest.mark.parametrize(
     "body", [{"d": "x"}, {"c": "", "d": "x"}, {"c": "channel1"}, {"c": 5, "d": "x"}]
 )

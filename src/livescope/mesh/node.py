@@ -202,6 +202,11 @@ class Node:
             conn.abandon()
             return web.Response(status=403, text="handshake refused")
         await ws.prepare(request)
+        transport = request.transport
+        if transport is None:  # the client went away during the upgrade
+            conn.abandon()
+            return ws
+        conn.opened(transport)
         self.hub.add(conn)
         self.metrics.connections_total += 1
         try:
