@@ -32,6 +32,7 @@ import platform
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from mesh_bench import free_port, rss_kb
 
 BENCH = Path(__file__).resolve().parent
 HOOKS = BENCH / "mesh_peer_hooks.py"
@@ -51,6 +51,20 @@ SIO_SERVER = BENCH / "peer_socketio_server.py"
 CHANNEL = "fan"
 START_TIMEOUT = 20.0
 WAIT_TIMEOUT = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
 
 
 def cpu_seconds(pid: int) -> float:
