@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -37,6 +38,7 @@ class Bad(NamedTuple):
     message: str  # a fragment the status message must contain
 
 
+WORKBENCH_HASH = f"{zlib.crc32(b'workbench'):08x}"  # the -c of the module workbench
 GOOD = (
     Good("help", "help"),
     Good("help watch", "help"),
@@ -95,6 +97,7 @@ GOOD = (
         "--exclude-class-pattern x -n 1",
         "enhancer",
     ),
+    Good("trace workbench checkout --skipJDKMethod false -n 1", "enhancer"),
     Good("tt -l", "tt"),
     Good('tt -s "params[0] >= 0"', "tt"),
     Good("tt --delete-all", "message"),
@@ -111,6 +114,7 @@ GOOD = (
     Good("thread --state BLOCKED", "thread"),
     Good("thread --all", "thread"),
     Good("thread --tasks -d 2", "thread"),
+    Good("thread -b --lockedMonitors --lockedSynchronizers -d 2", "thread"),
     Good("memory", "memory"),
     Good("dashboard -i 100 -n 1", "dashboard"),
     Good("dashboard --interval 100 --number-of-execution 1", "dashboard"),
@@ -123,6 +127,14 @@ GOOD = (
     Good("sc -d -f -x 2 workbench.Pricer", "sc"),
     Good('sc -E "bulk\\.C00[0-9]"', "sc"),
     Good("sc -d -n 10 bulk.C00*", "sc"),
+    Good(f"sc -d -c {WORKBENCH_HASH} workbench.*", "sc"),
+    Good(f"sm -c {WORKBENCH_HASH} workbench.Pricer", "sm"),
+    Good("dump workbench.Pricer", "dump"),
+    Good(f"dump -E 'workbench\\.Pric.*' -c {WORKBENCH_HASH} -d classdump-here -l 5", "dump"),
+    Good(f"ognl -c {WORKBENCH_HASH} LIMIT", "ognl"),
+    Good("ognl --classLoaderClass workbench LIMIT", "ognl"),
+    Good("perfcounter", "perfcounter"),
+    Good("perfcounter -d", "perfcounter"),
     Good("sm workbench.Pricer", "sm"),
     Good("sm -d -n 2 workbench.Pricer pri*", "sm"),
     Good('sm -E "workbench\\.Pricer" "p.*"', "sm"),
@@ -153,6 +165,9 @@ GOOD = (
     Good("logger --name workbench.orders --level WARNING", "status"),
     Good("logger -n workbench.orders -l warning", "status"),
     Good("profiler actions", "profiler"),
+    Good("profiler list", "profiler"),
+    Good("profiler getSamples", "profiler"),
+    Good("profiler start --event wall -d 1", "profiler"),
     Good("profiler start -e 5 -d 1 -o collapsed -f profile.txt", "profiler"),
     Good("profiler start --interval 5 --duration 1 --format speedscope --file p.json", "profiler"),
 )
@@ -265,6 +280,13 @@ BAD = (
     Bad("profiler start -e 0", -1, "interval and duration must be > 0"),
     Bad("profiler start -d abc", -10, "'abc' is not an integer"),
     Bad("profiler stop", 1, "Profiler is not active"),
+    Bad("profiler start --event alloc", 1, "unknown event alloc"),
+    Bad("perfcounter x", -10, "Too many arguments: x"),
+    Bad("dump nosuch.*", -1, "No class found for: nosuch.*"),
+    Bad("sc -c zzz workbench.*", -1, "Can not find classloader with hashcode: zzz."),
+    Bad(
+        "ognl --classLoaderClass no.such 1", -1, "Can not find classloader by class name: no.such."
+    ),
 )
 
 # Lines whose meaning depends on the lines before them; {index} and {snapshot} are filled in

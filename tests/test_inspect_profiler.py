@@ -33,7 +33,8 @@ def _first(results: list[dict], kind: str = "profiler") -> dict:
 def test_profiler_start_status_stop_formats(make_target, any_python, tmp_path):
     target = make_target(BUSY, python=any_python)
     target.wait_for_output("ready")
-    assert target.results("profiler status")[-1]["statusCode"] == 1
+    idle = target.results("profiler status")
+    assert _first(idle)["executeResult"] == "Profiler is not active" and idle[-1]["statusCode"] == 0
     started = _first(target.results("profiler start -e 5"))
     assert started["executeResult"] == "Profiling started\n"
     assert target.results("profiler start")[-1]["message"].endswith("already started")

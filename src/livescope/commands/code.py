@@ -1,7 +1,9 @@
-"""Code inspection: sc, sm, jad, getstatic, ognl, redefine.
+"""Code inspection: sc, sm, jad, dump, getstatic, ognl, redefine.
 
 Classes are named ``module.QualName``; a module counts as a "class" for jad/getstatic (its
-module-level functions and globals). Patterns use ``*``/``?`` wildcards (``|`` joins several) or,
+module-level functions and globals). A class's defining module plays the part of its class
+loader: ``module@hash``, where the hash (a CRC of the module name, so the same in every run)
+is what ``-c`` takes, as Arthas's ``-c`` takes a class loader's hash code. Patterns use ``*``/``?`` wildcards (``|`` joins several) or,
 with ``-E``, Python regular expressions matched against the whole name.
 """
 
@@ -15,6 +17,7 @@ import os
 import sys
 import threading
 import types
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +36,8 @@ from livescope.model.common import RowAffectModel
 from livescope.model.inspect import (
     ClassDetailVO,
     ClassVO,
+    DumpedClassVO,
+    DumpModel,
     FieldVO,
     GetStaticModel,
     JadModel,
@@ -50,6 +55,27 @@ NAMES_PER_ITEM = 256
 def class_name(cls: type) -> str:
     module = getattr(cls, "__module__", None) or "builtins"
     return f"{module}.{cls.__qualname__}"
+
+
+def loader_hash(module: str) -> str:
+    """The stand-in for a class loader's hash code: eight hex digits of the module's name."""
+    return f"{zlib.crc32(module.encode()):08x}"
+
+
+def loader_label(module: str) -> str:
+    return f"{module}@{loader_hash(module)}"
+
+
+def module_by_hash(code: str) -> types.ModuleType:
+    """The loaded module whose ``loader_hash`` is ``code`` (the value of a ``-c`` option)."""
+    for name, module in list(sys.modules.items()):
+        if isinstance(module, types.ModuleType) and loader_hash(name) == code.strip().lower():
+            return module
+    raise CommandError(f"Can not find classloader with hashcode: {code}.")
+
+
+def loader_option(summary: str) -> Option:
+    return Option("classloader", "c", summary, metavar="HASH")
 
 
 def all_classes() -> Iterator[tuple[str, type]]:
@@ -121,8 +147,8 @@ def class_detail(cls: type, with_fields: bool, expand: int) -> ClassDetailVO:
         ]
     return ClassDetailVO(
         name=class_name(cls),
-        classloader=[cls.__module__],
-        class_loader_hash=None,
+        classloader=[loader_label(cls.__module__)],
+        class_loader_hash=loader_hash(cls.__module__),
         class_info=class_name(cls),
         code_source=_source_file(cls),
         interface=inspect.isabstract(cls),
@@ -149,7 +175,8 @@ class ScCommand(Command):
     description = (
         "Classes are named module.QualName. Without -d: classNames in items of at most 256 "
         "(segment = item index), then row_affect with the number found.\n"
-        "-d: one item per class with classInfo: classloader = [defining module], codeSource = "
+        "-d: one item per class with classInfo: classloader = [defining module@hash], "
+        "classLoaderHash = that hash (-c HASH keeps only that module's classes), codeSource = "
         "source file, superClass = the direct bases, mro = the rest of the MRO, methods = "
         "functions, static/class methods and properties defined in the class body, "
         "interface = abstract (ABC with abstract methods), enum = an enum.Enum subclass, "
@@ -157,8 +184,9 @@ class ScCommand(Command):
         "builtin type. -f adds fields: the class attributes that are not methods, each "
         "value rendered to depth -x."
     )
-    usage = "sc [-d] [-f] [-E] [-x N] [-n limit] class-pattern"
+    usage = "sc [-d] [-f] [-E] [-x N] [-n limit] [-c hash] class-pattern"
     options = (
+        loader_option("only classes of the module with this hash (classLoaderHash)"),
         Option("details", "d", "show class details", flag=True),
         Option("field", "f", "show class attributes (with -d)", flag=True),
         Option("regex", "E", "patterns are regular expressions", flag=True),
@@ -170,6 +198,9 @@ class ScCommand(Command):
 
     def run(self, ctx: CommandContext, args: ParsedArgs) -> None:
         found = find_classes(args.class_pattern, args.regex)
+        if args.classloader is not None:
+            module = module_by_hash(args.classloader).__name__
+            found = [(n, c) for n, c in found if c.__module__ == module]
         if args.details:
             if len(found) > args.limits:
                 raise CommandError(
@@ -223,6 +254,7 @@ def method_vo(ref: Any) -> MethodVO:
         parameters=params,
         return_type=returns,
         exceptions=[],
+        class_loader_hash=loader_hash(func.__module__ or "builtins"),
         constructor=ref.method_name == "__init__",
         descriptor=descriptor,
         file_name=func.__code__.co_filename,
@@ -241,8 +273,9 @@ class SmCommand(Command):
         "constructor = __init__, fileName/lineNumber = where the code is. exceptions and "
         "annotations are always empty. livescope's own code is not listed."
     )
-    usage = "sm [-d] [-E] class-pattern [method-pattern]"
+    usage = "sm [-d] [-E] [-c hash] class-pattern [method-pattern]"
     options = (
+        loader_option("only functions of the module with this hash (classLoaderHash)"),
         Option("details", "d", "show details", flag=True),
         Option("regex", "E", "patterns are regular expressions", flag=True),
         Option("limits", "n", "max methods shown", type=positive_int, default=100),
@@ -259,6 +292,9 @@ class SmCommand(Command):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        if args.classloader is not None:
+            module = module_by_hash(args.classloader).__name__
+            refs = [r for r in refs if r.function.__module__ == module]
         refs.sort(key=lambda r: (r.class_name, r.method_name))
         for ref in refs[: args.limits]:
             ctx.emit(
@@ -301,7 +337,11 @@ def _targets(pattern: str, regex: bool) -> list[tuple[str, Any]]:
 
 def _class_vo(name: str, obj: Any) -> ClassVO:
     module = getattr(obj, "__module__", None) or getattr(obj, "__name__", None)
-    return ClassVO(name=name, classloader=[module] if module else None)
+    if not isinstance(module, str):
+        return ClassVO(name=name)
+    return ClassVO(
+        name=name, classloader=[loader_label(module)], class_loader_hash=loader_hash(module)
+    )
 
 
 def _stale(obj: Any, path: str | None) -> str | None:
@@ -346,6 +386,20 @@ def _disassembly(obj: Any) -> str:
     return out.getvalue()
 
 
+def loaded_source(name: str, obj: Any) -> tuple[list[str], int, str]:
+    """``(lines, first line number, kind)``: the source as the process read it (kind
+    'source'), else a bytecode listing (kind 'bytecode', first line 0)."""
+    try:
+        lines, first = inspect.getsourcelines(unwrap(obj) or obj)
+        return lines, max(first, 1), "source"
+    except (TypeError, OSError):
+        pass
+    try:
+        return _disassembly(obj).splitlines(keepends=True), 0, "bytecode"
+    except TypeError:
+        raise CommandError(f"{name} has neither source nor bytecode") from None
+
+
 class JadCommand(Command):
     name = "jad"
     summary = "Show the source of a loaded class, module or function"
@@ -381,24 +435,14 @@ class JadCommand(Command):
         name, obj = found[0]
         obj = obj.__func__ if isinstance(obj, (staticmethod, classmethod)) else obj
         path = _source_file(obj)
-        try:
-            lines, first = inspect.getsourcelines(unwrap(obj) or obj)
-            first = max(first, 1)
-            kind = "source"
-        except (TypeError, OSError):
-            lines, first, kind = [], 0, "bytecode"
-        numbered = args.lineNumber
-        if kind == "source":
-            text = "".join(
-                f"/*{first + i:>4}*/ {line}" if numbered else line for i, line in enumerate(lines)
-            )
-            mappings = {i + 1: first + i for i in range(len(lines))}
+        lines, first, kind = loaded_source(name, obj)
+        mappings = None
+        if kind == "source" and args.lineNumber:
+            text = "".join(f"/*{first + i:>4}*/ {line}" for i, line in enumerate(lines))
         else:
-            try:
-                text = _disassembly(obj)
-            except TypeError:
-                raise CommandError(f"{name} has neither source nor bytecode") from None
-            mappings = None
+            text = "".join(lines)
+        if kind == "source":
+            mappings = {i + 1: first + i for i in range(len(lines))}
         if args.source_only:
             ctx.emit(JadModel(job_id=ctx.job_id, source=text))
             return
@@ -416,6 +460,65 @@ class JadCommand(Command):
             )
         )
         ctx.emit(RowAffectModel(job_id=ctx.job_id, row_count=1))
+
+
+class DumpCommand(Command):
+    name = "dump"
+    summary = "Write the loaded source of classes to files"
+    description = (
+        "For each class matched: its source as the process loaded it (a bytecode listing "
+        "when there is none) is written to DIR/<module>/<QualName>.py (.dis for a listing); "
+        "DIR is -d or classdump/ in the agent's output directory (served under "
+        "/livescope-output/). dumpedClasses: name, classloader, classLoaderHash, location = "
+        "the file written. Arthas writes .class bytes; a Python class has no bytes of its own, "
+        "its source is what can be read back."
+    )
+    usage = "dump [-E] [-c hash] [-d dir] [-l limit] class-pattern"
+    options = (
+        Option("regex", "E", "pattern is a regular expression", flag=True),
+        loader_option("only classes of the module with this hash (classLoaderHash)"),
+        Option("directory", "d", "where to write the files"),
+        Option("limit", "l", "max classes dumped", type=positive_int, default=50),
+    )
+    arguments = (Argument("class-pattern", "module.QualName pattern"),)
+    examples = ("dump demo.MathGame", "dump -d /tmp/src 'demo.*'")
+
+    def run(self, ctx: CommandContext, args: ParsedArgs) -> None:
+        found = find_classes(args.class_pattern, args.regex)
+        if args.classloader is not None:
+            module = module_by_hash(args.classloader).__name__
+            found = [(n, c) for n, c in found if c.__module__ == module]
+        if not found:
+            raise CommandError(f"No class found for: {args.class_pattern}")
+        if len(found) > args.limit:
+            raise CommandError(
+                f"The number of matching classes is greater than : {args.limit}. Please "
+                "specify a more accurate 'class-patten' or use the parameter '-l' to change "
+                "the maximum number of matching classes."
+            )
+        root = os.path.abspath(args.directory or os.path.join(ctx.agent.output_dir, "classdump"))
+        dumped = []
+        for name, cls in found:
+            lines, _, kind = loaded_source(name, cls)
+            suffix = ".py" if kind == "source" else ".dis"
+            path = os.path.join(root, cls.__module__, cls.__qualname__ + suffix)
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as f:
+                    f.writelines(lines)
+            except OSError as exc:
+                raise CommandError(f"dump: cannot write {path}: {exc.strerror}") from None
+            vo = _class_vo(name, cls)
+            dumped.append(
+                DumpedClassVO(
+                    name=name,
+                    classloader=vo.classloader,
+                    class_loader_hash=vo.class_loader_hash,
+                    location=path,
+                )
+            )
+        ctx.emit(DumpModel(job_id=ctx.job_id, dumped_classes=dumped))
+        ctx.emit(RowAffectModel(job_id=ctx.job_id, row_count=len(dumped)))
 
 
 def _evaluate(text: str, scope: dict[str, Any]) -> Any:
@@ -484,19 +587,24 @@ class OgnlCommand(Command):
     description = (
         "The expression is Python with the OGNL sugar of watch ({a, b} is a list, #{...} a "
         "dict, && and ||). Names resolve to loaded modules first (demo.MathGame), then "
-        "builtins; 'threads' is threading.enumerate(). value = the result rendered as "
+        "builtins; 'threads' is threading.enumerate(). -c HASH (a classLoaderHash of sc) or "
+        "--classLoaderClass MODULE evaluates in that module's namespace, so its globals are "
+        "names. value = the result rendered as "
         "structured JSON to depth -x (default 1). Errors ⇒ status -1 'Failed to execute "
         "ognl, exception message: ...'."
     )
-    usage = "ognl [-x N] express"
+    usage = "ognl [-x N] [-c hash | --classLoaderClass module] express"
     options = (
         Option("expand", "x", "depth of the rendered value", type=non_negative_int, default=1),
+        loader_option("evaluate in the namespace of the module with this hash"),
+        Option("classLoaderClass", None, "evaluate in the namespace of this module"),
     )
     arguments = (Argument("express", "a Python expression"),)
     examples = ("ognl 'sys.version'", "ognl -x 2 'demo.MathGame.__dict__'")
 
     def run(self, ctx: CommandContext, args: ParsedArgs) -> None:
-        scope = _ModuleScope({"threads": threading.enumerate()})
+        scope = _ModuleScope(self._namespace(args))
+        scope["threads"] = threading.enumerate()
         try:
             value = _evaluate(args.express, scope)
         except CommandError as exc:
@@ -508,6 +616,19 @@ class OgnlCommand(Command):
                 f"Failed to execute ognl, exception message: {type(exc).__name__}: {exc}"
             ) from None
         ctx.emit(OgnlModel(job_id=ctx.job_id, value=render(value, args.expand)))
+
+    @staticmethod
+    def _namespace(args: ParsedArgs) -> dict[str, Any]:
+        if args.classloader is not None:
+            return dict(vars(module_by_hash(args.classloader)))
+        if args.classLoaderClass is not None:
+            module = sys.modules.get(args.classLoaderClass)
+            if not isinstance(module, types.ModuleType):
+                raise CommandError(
+                    f"Can not find classloader by class name: {args.classLoaderClass}."
+                )
+            return dict(vars(module))
+        return {}
 
 
 class _ModuleScope(dict):
@@ -625,6 +746,7 @@ COMMANDS = (
     ScCommand,
     SmCommand,
     JadCommand,
+    DumpCommand,
     GetStaticCommand,
     OgnlCommand,
     RedefineCommand,

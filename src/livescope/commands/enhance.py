@@ -685,6 +685,13 @@ class TraceCommand(EnhanceCommand):
             type=boolean,
             default=True,
         ),
+        Option(
+            "skipJDKMethod",
+            help="Arthas's name for --skip-builtins",
+            type=boolean,
+            default=True,
+            dest="skip_builtins",
+        ),
     )
     arguments = (
         *PATTERN_ARGUMENTS,

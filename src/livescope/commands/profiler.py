@@ -12,7 +12,10 @@ from livescope.commands.spec import Argument, Option, ParsedArgs
 from livescope.model.inspect import ProfilerModel
 from livescope.profiler.sampler import Sampler, collapsed, flame_html, speedscope
 
-ACTIONS = ("start", "stop", "status", "dump", "actions")
+ACTIONS = ("start", "stop", "status", "dump", "list", "getSamples", "actions")
+# Python has no hardware counters to sample on: every event is a wall-clock stack sample.
+EVENTS = ("cpu", "wall", "itimer")
+NOT_ACTIVE = "Profiler is not active"
 FORMATS = {"html": ".html", "collapsed": ".txt", "speedscope": ".speedscope.json"}
 
 _current: Sampler | None = None
@@ -47,21 +50,29 @@ class ProfilerCommand(Command):
         "are 'module.Class.function (file:first line)'. No code is instrumented.\n"
         "start [-e ms] [--duration s]: with --duration the job waits that long, stops and "
         "writes the file. status: executeResult says whether it runs and how many samples it "
-        "has. dump: write the samples so far, keep sampling. stop: stop and write.\n"
+        "has ('Profiler is not active' before a start). getSamples: the sample count alone. "
+        "list: the events --event accepts. dump: write the samples so far, keep sampling. "
+        "stop: stop and write.\n"
+        "--event cpu|wall|itimer is accepted as Arthas clients send it; every event samples "
+        "wall-clock stacks (a Python process has no CPU-cycle event to sample on).\n"
         "--format html (a self-contained flame graph page), collapsed (folded stacks, one "
         "'a;b;c count' per line, for flamegraph.pl) or speedscope (JSON for speedscope.app, "
         "a profile per thread, weighted by the wall time each sample stands for: a busy "
         "thread delays samples, so there may be fewer than -e asks for). -f FILE chooses the file; by default it goes to the agent's output directory (served "
         "under /livescope-output/). Wall-clock sampling: waiting threads are sampled too."
     )
-    usage = "profiler start|stop|status|dump|actions [-e ms] [--duration s] [--format F] [-f file]"
+    usage = (
+        "profiler start|stop|status|dump|getSamples|list|actions [-e ms] [--duration s] "
+        "[--format F] [-f file] [--event E]"
+    )
     options = (
         Option("interval", "e", "sampling interval in ms", type=float, default=10.0),
         Option("duration", "d", "seconds to sample before stopping", type=int),
         Option("format", "o", "html, collapsed or speedscope", default="html"),
         Option("file", "f", "output file"),
+        Option("event", None, "cpu, wall or itimer (all sample wall-clock stacks)", default="cpu"),
     )
-    arguments = (Argument("action", "start, stop, status, dump or actions"),)
+    arguments = (Argument("action", ", ".join(ACTIONS)),)
     examples = (
         "profiler start",
         "profiler stop --format collapsed",
@@ -77,10 +88,16 @@ class ProfilerCommand(Command):
             )
         if args.format not in FORMATS:
             raise CommandError(f"Unknown format {args.format}: expected one of {list(FORMATS)}")
+        if args.event not in EVENTS:
+            raise CommandError(f"AsyncProfiler error: unknown event {args.event}", 1)
         if action == "actions":
             ctx.emit(
                 ProfilerModel(job_id=ctx.job_id, action=action, supported_actions=list(ACTIONS))
             )
+            return
+        if action == "list":
+            listing = "Basic events:\n" + "".join(f"  {e}\n" for e in EVENTS)
+            ctx.emit(ProfilerModel(job_id=ctx.job_id, action=action, execute_result=listing))
             return
         with _lock:
             sampler = _current
@@ -101,8 +118,19 @@ class ProfilerCommand(Command):
                 return
             ctx.wait(args.duration)
             action = "stop"
+        if action == "getSamples":
+            count = sampler.samples if sampler is not None else 0
+            ctx.emit(
+                ProfilerModel(
+                    job_id=ctx.job_id, action=action, execute_result=str(count), samples=count
+                )
+            )
+            return
+        if sampler is None and action == "status":
+            ctx.emit(ProfilerModel(job_id=ctx.job_id, action=action, execute_result=NOT_ACTIVE))
+            return
         if sampler is None:
-            raise CommandError("AsyncProfiler error: Profiler is not active", 1)
+            raise CommandError(f"AsyncProfiler error: {NOT_ACTIVE}", 1)
         if action == "status":
             state = "running" if sampler.running else "stopped"
             result = (
@@ -117,7 +145,7 @@ class ProfilerCommand(Command):
             return
         if action == "stop":
             if not sampler.running:
-                raise CommandError("AsyncProfiler error: Profiler is not active", 1)
+                raise CommandError(f"AsyncProfiler error: {NOT_ACTIVE}", 1)
             sampler.stop()
         try:
             path = write_profile(sampler, args.format, args.file, ctx.agent.output_dir)

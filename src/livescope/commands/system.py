@@ -1,4 +1,4 @@
-"""Process-level views: memory, dashboard, pyvm (Arthas ``jvm``) and vmoption.
+"""Process-level views: memory, dashboard, pyvm (Arthas ``jvm``), perfcounter and vmoption.
 
 Memory figures come from ``/proc/self/status`` (Linux); where it is missing they read -1.
 """
@@ -26,6 +26,8 @@ from livescope.model.inspect import (
     JvmModel,
     MemoryEntryVO,
     MemoryModel,
+    PerfCounterModel,
+    PerfCounterVO,
     RuntimeInfoVO,
     VMOptionModel,
     VMOptionVO,
@@ -334,6 +336,78 @@ class JvmCommand(PyvmCommand):
     summary = "Alias of pyvm, for Arthas habits"
 
 
+def _proc_counters(path: str) -> dict[str, int]:
+    """``key value`` or ``key: value`` lines of a /proc file, as integers where they are."""
+    out: dict[str, int] = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, rest = line.replace(":", " ", 1).partition(" ")
+                parts = rest.split()
+                if parts and parts[0].isdigit():
+                    out[key] = int(parts[0])
+    except OSError:
+        pass
+    return out
+
+
+def perf_counters() -> list[PerfCounterVO]:
+    """The process's counters under Arthas's perfcounter shape: name, units, variability
+    (Constant, Monotonic: only grows, Variable), value."""
+    import resource  # late: an idle agent does not need it
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    status = proc_status()
+    io = _proc_counters("/proc/self/io")
+    rows: list[tuple[str, str, str, Any]] = [
+        ("python.pid", "None", "Constant", os.getpid()),
+        ("python.uptime", "Ticks", "Monotonic", int((time.time() - process_start_time()) * 1000)),
+        ("process.cpu.user", "Ticks", "Monotonic", int(usage.ru_utime * 1000)),
+        ("process.cpu.system", "Ticks", "Monotonic", int(usage.ru_stime * 1000)),
+        ("process.rss", "Bytes", "Variable", status.get("VmRSS", -1)),
+        ("process.rss.peak", "Bytes", "Monotonic", status.get("VmHWM", usage.ru_maxrss * 1024)),
+        ("process.pageFaults.minor", "Events", "Monotonic", usage.ru_minflt),
+        ("process.pageFaults.major", "Events", "Monotonic", usage.ru_majflt),
+        ("process.contextSwitches.voluntary", "Events", "Monotonic", usage.ru_nvcsw),
+        ("process.contextSwitches.involuntary", "Events", "Monotonic", usage.ru_nivcsw),
+        ("process.io.readBytes", "Bytes", "Monotonic", io.get("read_bytes", -1)),
+        ("process.io.writeBytes", "Bytes", "Monotonic", io.get("write_bytes", -1)),
+        ("process.fd.open", "Events", "Variable", _fd_count()),
+        ("python.threads.live", "Events", "Variable", threading.active_count()),
+        ("python.modules.loaded", "Events", "Variable", len(sys.modules)),
+        ("python.allocatedBlocks", "Events", "Variable", sys.getallocatedblocks()),
+    ]
+    for generation, stats in enumerate(gc.get_stats()):
+        rows.append(
+            (f"python.gc.gen{generation}.collections", "Events", "Monotonic", stats["collections"])
+        )
+        rows.append(
+            (f"python.gc.gen{generation}.collected", "Events", "Monotonic", stats["collected"])
+        )
+    return [PerfCounterVO(name=n, units=u, variability=v, value=x) for n, u, v, x in rows]
+
+
+class PerfCounterCommand(Command):
+    name = "perfcounter"
+    summary = "Display the process's performance counters"
+    description = (
+        "Counters of the process and the interpreter (Arthas shows the JVM's perf counters): "
+        "CPU ms in user and system mode, RSS and its peak, page faults, context switches, bytes "
+        "read and written (/proc/self/io), open file descriptors, live threads, loaded modules, "
+        "allocated memory blocks and each GC generation's collections and collected objects. "
+        "-d adds units (Ticks = ms, Bytes, Events, None) and variability (Constant, Monotonic, "
+        "Variable)."
+    )
+    usage = "perfcounter [-d]"
+    options = (Option("details", "d", "print units and variability", flag=True),)
+
+    def run(self, ctx: CommandContext, args: ParsedArgs) -> None:
+        counters = perf_counters()
+        if not args.details:
+            counters = [PerfCounterVO(name=c.name, value=c.value) for c in counters]
+        ctx.emit(PerfCounterModel(job_id=ctx.job_id, perf_counters=counters))
+
+
 def _set_threshold(index: int) -> Callable[[str], None]:
     def setter(raw: str) -> None:
         values = list(gc.get_threshold())
@@ -427,4 +501,11 @@ class VmOptionCommand(Command):
         ctx.emit(VMOptionModel(job_id=ctx.job_id, change_result=change))
 
 
-COMMANDS = (MemoryCommand, DashboardCommand, PyvmCommand, JvmCommand, VmOptionCommand)
+COMMANDS = (
+    MemoryCommand,
+    DashboardCommand,
+    PyvmCommand,
+    JvmCommand,
+    PerfCounterCommand,
+    VmOptionCommand,
+)

@@ -359,6 +359,10 @@ class ThreadCommand(Command):
         Option("all", None, "show every thread", flag=True),
         Option("max-depth", "d", "stack depth limit (0 = all)", type=non_negative_int, default=0),
         Option("tasks", None, "list asyncio tasks of running event loops", flag=True),
+        # Arthas's web UI sends both with -b. Python locks keep no owner list to report, and -b
+        # already reads what each thread holds from its stack, so they change nothing.
+        Option("lockedMonitors", None, "accepted for Arthas clients; no effect", flag=True),
+        Option("lockedSynchronizers", None, "accepted for Arthas clients; no effect", flag=True),
     )
     arguments = (Argument("id", "thread id (native TID)", required=False, type=int),)
     examples = ("thread", "thread 1234", "thread -n 3", "thread -b", "thread --state WAITING")

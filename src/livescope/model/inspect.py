@@ -153,6 +153,20 @@ class JvmItemVO:
 
 
 @dataclass(kw_only=True)
+class PerfCounterVO:
+    name: str
+    value: Any
+    units: str | None = None
+    variability: str | None = None
+
+
+@dataclass(kw_only=True)
+class PerfCounterModel(ResultModel):
+    type = "perfcounter"
+    perf_counters: list[PerfCounterVO]
+
+
+@dataclass(kw_only=True)
 class JvmModel(ResultModel):
     type = "jvm"
     jvm_info: dict[str, list[JvmItemVO]]
@@ -264,6 +278,17 @@ class JadModel(ResultModel):
     source_kind: str | None = None
     stale: bool | None = None
     stale_reason: str | None = None
+
+
+@dataclass(kw_only=True)
+class DumpedClassVO(ClassVO):
+    location: str
+
+
+@dataclass(kw_only=True)
+class DumpModel(ResultModel):
+    type = "dump"
+    dumped_classes: list[DumpedClassVO]
 
 
 @dataclass(kw_only=True)
