@@ -57,6 +57,25 @@ def test_item_14_request_id_echoed_everywhere(target: Target) -> None:
         {"action": "pull_results", "sessionId": "missing"},
     ):
         assert target.api({**payload, "requestId": "req-42"})["requestId"] == "req-42"
+    session = ApiSession(target)
+    session.async_exec("forever")
+    refused = session.call("exec", command="version", requestId="req-43")
+    assert refused["state"] == "REFUSED" and refused["requestId"] == "req-43"
+    session.call("interrupt_job")
+
+
+@pytest.mark.parametrize("field", ["command", "sessionId", "consumerId", "requestId", "userId"])
+@pytest.mark.parametrize("value", [["version"], {"a": 1}, True, None], ids=repr)
+def test_wrong_field_types_fail_cleanly(target: Target, field: str, value: object) -> None:
+    """A list, object or boolean where a string belongs is a parse failure naming the field;
+    null is the field left out."""
+    reply = target.api({"action": "exec", "command": "version", field: value})
+    if value is None:
+        assert reply["state"] in ("SUCCEEDED", "FAILED") and "parse request" not in str(reply)
+        return
+    assert reply["state"] == "FAILED", reply
+    assert reply["message"].startswith("Process request error: parse request failed: ")
+    assert f"'{field}'" in reply["message"]
 
 
 def test_item_15_null_fields_omitted(target: Target) -> None:

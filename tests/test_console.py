@@ -342,6 +342,11 @@ def test_exec_json_and_quoting(make_target):
     results = envelope["body"]["results"]
     assert results[0]["type"] == "echo" and results[0]["content"] == "hello world"
     assert results[-1] == {"type": "status", "jobId": results[-1]["jobId"], "statusCode": 0}
+    missing = run_exec(target.url, "sysprop", "no.such.property", "--json")
+    assert missing.returncode == 1  # the exit code comes from the status item in JSON mode too
+    assert json.loads(missing.stdout)["body"]["results"][-1]["statusCode"] == 1
+    unknown = run_exec(target.url, "nosuchcommand", "--json")
+    assert unknown.returncode == 2 and json.loads(unknown.stdout)["state"] == "FAILED"
 
 
 def test_exec_password(make_target):

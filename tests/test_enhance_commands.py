@@ -187,12 +187,16 @@ def test_tt_record_inspect_replay_delete(demo) -> None:
 def test_interrupt_removes_hooks(demo) -> None:
     session = demo.api({"action": "init_session"})
     sid = session["sessionId"]
-    demo.api({"action": "async_exec", "sessionId": sid, "command": "watch demo.MathGame *"})
+    started = demo.api(
+        {"action": "async_exec", "sessionId": sid, "command": "watch demo.MathGame *"}
+    )
     deadline = time.monotonic() + 10
     while hooks_now(demo) == 0 and time.monotonic() < deadline:
         pass
     assert hooks_now(demo) > 0
-    demo.api({"action": "interrupt_job", "sessionId": sid})
+    reply = demo.api({"action": "interrupt_job", "sessionId": sid})
+    job = started["body"]["jobId"]
+    assert reply == {"state": "SUCCEEDED", "body": {"jobId": job, "jobStatus": "TERMINATED"}}
     deadline = time.monotonic() + 10
     while hooks_now(demo) != 0 and time.monotonic() < deadline:
         pass

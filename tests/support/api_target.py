@@ -1,7 +1,7 @@
 """A target program with a few test-only commands, and a small client of one API session.
 
 The commands exercise the job machinery without depending on any real command family:
-``forever`` never ends by itself, ``chatty N [-i SECONDS]`` emits N messages, ``needs`` has a
+``forever`` never ends by itself (it prints when it is interrupted), ``chatty N [-i SECONDS]`` emits N messages, ``needs`` has a
 required argument, ``boom`` raises, ``stall N`` holds the agent's event loop (the distributor)
 while it emits N messages, and ``unwritable`` / ``unencodable`` emit a result whose conversion to
 JSON raises, or yields something JSON cannot hold (a command bug the API must survive).
@@ -34,6 +34,7 @@ class Forever(Command):
     def run(self, ctx, args):
         ctx.emit(MessageModel(message="started"))
         ctx.wait()
+        print(f"forever {ctx.job_id} ended", flush=True)
 
 
 @register
