@@ -9,6 +9,7 @@ sees calls even in a program whose main thread is blocked.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
 import os
 import shutil
@@ -199,24 +200,43 @@ def finish(prog: Program) -> None:
 
 
 @pytest.mark.parametrize("workload", list(WORKLOADS))
-def test_attach_each_workload(program: Callable[..., Program], workload: str) -> None:
-    prog = program(WORKLOADS[workload])
+def test_attach_each_workload(
+    program: Callable[..., Program], workload: str, any_python: str
+) -> None:
+    prog = program(WORKLOADS[workload], any_python)
     attach_use_stop(prog)
+    # the safe path: the bootstrap library's thread ran the boot file, not a hijacked thread
+    assert shim.SHIM_NAME in Path(f"/proc/{prog.pid}/maps").read_text()
     attach_use_stop(prog)  # re-attach after a stop works
     finish(prog)
 
 
-def test_attach_every_python(program: Callable[..., Program], any_python: str) -> None:
+def test_attach_writes_nothing_into_the_targets_site_packages(
+    program: Callable[..., Program], any_python: str
+) -> None:
+    found = subprocess.run(
+        [any_python, "-c", "import site; print('\\n'.join(site.getsitepackages()))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    roots = [Path(p) for p in found.stdout.split() if Path(p).is_dir()]
+
+    def snapshot() -> dict[str, float]:
+        return {str(f): f.stat().st_mtime for root in roots for f in [root, *root.rglob("*")]}
+
+    before = snapshot()
     prog = program(WORKLOADS["sleep"], any_python)
     attach_use_stop(prog)
     finish(prog)
+    assert snapshot() == before
 
 
 def test_attached_program_exits_at_once_when_main_returns(
-    program: Callable[..., Program], tmp_path: Path
+    program: Callable[..., Program], tmp_path: Path, any_python: str
 ) -> None:
     flag = tmp_path / "go"
-    prog = program(f"while not os.path.exists({str(flag)!r}):\n    time.sleep(0.02)\n")
+    prog = program(f"while not os.path.exists({str(flag)!r}):\n    time.sleep(0.02)\n", any_python)
     address = attach_timed(prog.pid)
     assert version_over_http(address.url)
     flag.touch()
@@ -370,3 +390,23 @@ def test_permission_denied_says_why_and_leaves_the_target_alone() -> None:
     finally:
         os.killpg(target.pid, signal.SIGKILL)
         target.wait()
+
+
+def test_the_attach_library_is_built_with_the_package(tmp_path: Path) -> None:
+    packaged = shim.packaged_library()
+    assert packaged is not None and packaged.exists()
+    copied = shim.ensure_shim(tmp_path)
+    assert copied.read_bytes() == packaged.read_bytes()
+
+
+def test_without_the_packaged_library_it_is_compiled_or_the_reason_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shim, "packaged_library", lambda: None)
+    (tmp_path / "built").mkdir()
+    built = shim.ensure_shim(tmp_path / "built")
+    assert hasattr(ctypes.CDLL(str(built)), shim.ENTRY_POINT)  # loading it runs nothing
+    monkeypatch.setenv("CC", "")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(shim.ShimBuildError, match="no C compiler"):
+        shim.ensure_shim(tmp_path)
