@@ -266,6 +266,33 @@ def test_cli_attach_ps_stop(program: Callable[..., Program]) -> None:
     finish(prog)
 
 
+def test_cli_attach_on_a_chosen_port_with_a_password(
+    program: Callable[..., Program], any_python: str
+) -> None:
+    prog = program(WORKLOADS["sleep"], any_python)
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    chosen = port.getsockname()[1]
+    port.close()
+    attached = run_cli(
+        "attach", str(prog.pid), "--port", str(chosen), "--password", "s3cret", "--no-console"
+    )
+    assert attached.returncode == 0, attached.stderr
+    assert attached.stdout.strip() == f"http://127.0.0.1:{chosen}"
+    assert ("127.0.0.1", chosen) in procinfo.listening_ports(prog.pid)
+    version = subprocess.run(
+        [any_python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    listing = run_cli("ps").stdout
+    line = next(line for line in listing.splitlines() if line.split()[0] == str(prog.pid))
+    assert version in line.split() and f":{chosen}" in line
+    assert run_cli("stop", str(prog.pid), "--password", "s3cret").returncode == 0
+    finish(prog)
+
+
 def test_refuses_missing_and_non_python_processes() -> None:
     gone = subprocess.Popen(["true"])
     gone.wait()
