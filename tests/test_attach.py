@@ -342,6 +342,40 @@ def test_unsafe_attach_runs_on_the_main_thread(program: Callable[..., Program]) 
     finish(prog)
 
 
+def test_unsafe_attach_to_a_target_holding_the_gil_shows_where_it_stands(
+    program: Callable[..., Program], any_python: str
+) -> None:
+    # A C call made through ctypes.PyDLL keeps the GIL: no thread of the program runs Python
+    # until it returns, so the agent thread can listen but not answer.
+    prog = program(
+        """\
+        import ctypes
+        def hold_the_gil():
+            ctypes.PyDLL(None).sleep(4)
+        hold_the_gil()
+        print("released", flush=True)
+        time.sleep(120)
+        """,
+        any_python,
+    )
+    result = run_cli("attach", str(prog.pid), "--unsafe", "--no-console", "--timeout", "2")
+    assert result.returncode == 1, result.stderr
+    assert "cannot answer: a thread holds the GIL" in result.stderr
+    assert f"livescope stop {prog.pid}" in result.stderr
+    assert f"thread {prog.pid} (MainThread):" in result.stderr
+    assert "in hold_the_gil\n    ctypes.PyDLL(None).sleep(4)" in result.stderr
+    assert "boot-" not in result.stderr  # the bootstrap's own frames are left out
+    deadline = time.monotonic() + 15
+    while "released" not in prog.output.read_text():
+        assert time.monotonic() < deadline, prog.output.read_text()
+        time.sleep(0.05)
+    address = inject.running_agent(prog.pid)
+    assert address is not None and version_over_http(address.url)  # it answers now
+    assert watch_over_http(address.url, prog.pid) == [[41], 42]
+    assert run_cli("stop", str(prog.pid)).returncode == 0
+    finish(prog)
+
+
 def test_cli_reports_a_wrong_pid_argument() -> None:
     result = run_cli("attach", "not-a-pid", "--no-console")
     assert result.returncode == 2 and "invalid" in result.stderr

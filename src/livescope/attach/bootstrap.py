@@ -35,7 +35,8 @@ from livescope.attach.treecopy import copy_file, sync_tree
 AGENT_PACKAGES = ("livescope", "h11", "wsproto")
 
 BOOT_TEMPLATE = """\
-def _livescope_boot(agent_path, status_path, host, port, password, options=None, any_port=False):
+def _livescope_boot(agent_path, status_path, host, port, password, options=None, any_port=False,
+                    stacks=False):
     import errno, json, os, sys, traceback
     try:
         os.unlink(__file__)  # run once, even if a bootstrap thread of an earlier attach wakes
@@ -48,6 +49,16 @@ def _livescope_boot(agent_path, status_path, host, port, password, options=None,
     except OSError:
         return
     result = {"pid": os.getpid()}
+    if stacks:  # run on a hijacked thread: where every thread stands, the GIL holder among them
+        import threading
+        names = {t.ident: "%s (%s)" % (t.native_id, t.name) for t in threading.enumerate()}
+        result["stacks"] = []
+        for ident, frame in sys._current_frames().items():
+            entries = traceback.extract_stack(frame)
+            while entries and entries[-1].filename in (__file__, "<string>"):
+                entries.pop()  # the bootstrap's own frames, on the hijacked thread
+            text = "".join(traceback.format_list(entries)).rstrip()
+            result["stacks"].append("thread %s:\\n%s" % (names.get(ident, ident), text))
     added = agent_path not in sys.path
     interval = sys.getswitchinterval()
     try:
@@ -239,11 +250,14 @@ def prepare(
     target_uid: int,
     options: dict[str, str] | None = None,
     any_port: bool = False,
+    stacks: bool = False,
 ) -> tuple[Path, Bootstrap]:
     """Write the boot script for ``pid``; return the agent path directory (where the markers of
     started agents go) and the bootstrap.
     ``options`` are more keyword arguments of ``livescope.start`` (plain strings: ``mesh``);
-    ``any_port``: if ``port`` is taken by the time the agent binds, it takes any free port."""
+    ``any_port``: if ``port`` is taken by the time the agent binds, it takes any free port;
+    ``stacks``: the status also carries every thread's Python stack (``--unsafe``, where the
+    script runs on a hijacked thread that may be the one holding the GIL)."""
     root = agent_path()
     target = procinfo.inspect(pid, ports=False)
     directory, remote_dir, temp = root, None, Path(tempfile.gettempdir())
@@ -264,6 +278,6 @@ def prepare(
     # named with the pid the target has in its own pid namespace: the library's thread
     # finds the script by getpid()
     boot = Bootstrap(pid, directory / f"boot-{target.nspid}.py", status_path, remote_dir)
-    call = (str(directory), status_inside, host, port, password, options or {}, any_port)
+    call = (str(directory), status_inside, host, port, password, options or {}, any_port, stacks)
     _write_file(boot.target_copy(boot.boot_path), BOOT_TEMPLATE + f"\n\n_livescope_boot{call!r}\n")
     return root, boot

@@ -169,7 +169,9 @@ def _inject(info: ProcessInfo, boot: bootstrap.Bootstrap, **opts: object) -> Non
         except _Retry:
             time.sleep(0.05)
             continue
-        if shim is not None and result != 0:
+        if shim is None and result != 0:  # PyRun_SimpleString printed the error in the target
+            raise AttachError(f"the bootstrap raised an exception in {info.pid} (see its stderr)")
+        if result != 0:
             raise AttachError(START_ERRORS.get(result, f"injection failed: {result}"))
         return
     raise AttachError("no thread of the target reached a point safe for the injection")
@@ -245,6 +247,7 @@ def attach(
             target_uid=info.uid,
             options=options,
             any_port=not port,  # a port the user did not ask for may change if it is taken
+            stacks=unsafe,
         )
     except (OSError, RuntimeError, ProcessError) as exc:
         raise AttachError(f"cannot prepare the bootstrap: {exc}") from None
@@ -257,9 +260,10 @@ def attach(
                 raise AttachError(f"process {pid} exited during the attach")
             threads = "\n  ".join(procinfo.thread_states(pid)) or "(unreadable)"
             raise AttachError(
-                f"process {pid} did not run the bootstrap within {timeout:.1f}s; if a thread"
-                " holds the GIL forever (a long C call), --unsafe can still attach."
-                f" Its threads:\n  {threads}"
+                f"process {pid} did not run the bootstrap within {timeout:.1f}s: a thread may"
+                " hold the GIL (a long C call). --unsafe runs the bootstrap on its main thread"
+                " where it stands, shows every thread's Python stack, and leaves an agent that"
+                f" answers once the GIL is released. Its threads:\n  {threads}"
             )
         if not status.get("ok"):
             raise AttachError(f"the agent did not start in {pid}: {status.get('error')}")
@@ -268,9 +272,33 @@ def attach(
             raise AttachError(f"the agent started in {pid} but does not listen on {chosen}")
         address = AgentAddress(pid, host, chosen, started=True)
         _write_marker(root, address)
+        if not _answers(host, chosen, max(0.5, min(2.0, deadline - time.monotonic()))):
+            stacks = "\n".join(status.get("stacks") or ["(not read: --unsafe reads them)"])
+            raise AttachError(
+                f"the agent started in {pid} on {address.url} but cannot answer: a thread holds"
+                " the GIL and does not release it (a long C call). The agent answers once that"
+                f" call returns; `livescope stop {pid}` removes it then. Python stacks at the"
+                f" attach:\n{stacks}"
+            )
         return address
     finally:
         boot.cleanup()
+
+
+def _answers(host: str, port: int, timeout: float) -> bool:
+    """Whether the agent serves a request: it listens as soon as it started, but serves only
+    while its thread gets the GIL."""
+    import http.client
+
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request("GET", "/livescope-ping")
+        connection.getresponse().read()
+        return True
+    except OSError:  # timeouts included
+        return False
+    finally:
+        connection.close()
 
 
 def _mesh_options(mesh: str | None, app: str | None) -> dict[str, str]:
