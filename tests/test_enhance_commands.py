@@ -242,3 +242,56 @@ def test_stack_and_trace_on_one_function_at_once(demo) -> None:
     assert all(s["stackTrace"][0]["methodName"] == "primeFactors" for s in seen["stack"])
     assert all(t["root"]["children"][0]["methodName"] == "primeFactors" for t in seen["trace"])
     assert hooks_now(demo) == 0
+
+
+LONG_CALLS = """
+import sys, time
+
+def child():
+    return 1
+
+def slow():  # one second, in ten sleeps: a trace hook often goes while one is running
+    for _ in range(10):
+        time.sleep(0.1)
+    return child()
+
+while True:
+    slow()
+    sys.stdout.write("profile=%d\\n" % (sys.getprofile() is not None))
+    sys.stdout.flush()
+"""
+
+
+@pytest.mark.parametrize("ending", ["execTimeout", "reset", "close_session"])
+def test_a_trace_ended_during_a_call_leaves_no_profile_function(
+    make_target, any_python, ending
+) -> None:
+    """Calls start every second and last one: whichever way the trace ends 2.5 s after its
+    hook went in, one call is running then and never reports its end to the trace."""
+    target = make_target(LONG_CALLS, python=any_python)
+    if ending == "execTimeout":
+        results = target.results("trace __main__ slow", execTimeout=2500)
+    else:
+        session = target.api({"action": "init_session"})
+        sid, consumer = session["sessionId"], session["consumerId"]
+        target.api({"action": "async_exec", "sessionId": sid, "command": "trace __main__ slow"})
+        results = []
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            pulled = target.api(
+                {"action": "pull_results", "sessionId": sid, "consumerId": consumer}
+            )
+            results += pulled["body"]["results"]
+        if ending == "reset":
+            assert target.results("reset")[0]["affect"]["methodCount"] == 1
+        else:
+            target.api({"action": "close_session", "sessionId": sid})
+    traces = [r for r in results if r["type"] == "trace"]
+    assert traces and traces[0]["root"]["children"][0]["methodName"] == "slow"
+    assert traces[0]["root"]["children"][0]["children"][0]["methodName"] == "child"
+    seen = len(target.reports("profile"))
+    deadline = time.monotonic() + 10
+    while len(target.reports("profile")) < seen + 2:  # the running call and one after it
+        assert time.monotonic() < deadline, target.output()
+        time.sleep(0.05)
+    assert target.reports("profile")[-1] == 0  # the main thread runs without a profile function

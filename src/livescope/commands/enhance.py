@@ -574,17 +574,28 @@ class TimeTunnelCommand(EnhanceCommand):
 
 class _CallTree:
     """Direct callees of one traced call, merged by call site, timed in ns by a per-thread
-    profile function that is installed for the duration of that call only."""
+    profile function that is installed for the duration of that call only. If the hook goes
+    while the call runs (the job ended, ``reset``), the call's end is never reported: the
+    profile function then takes itself off at its next event on that thread."""
 
-    def __init__(self, code: Any, root: Any, skip_builtins: bool) -> None:
+    def __init__(
+        self, listener: engine.Listener, code: Any, root: Any, skip_builtins: bool
+    ) -> None:
+        self.listener = listener
         self.code = code
         self.root = root
         self.skip_builtins = skip_builtins
         self.open: dict[Any, tuple[tuple, int]] = {}
         self.nodes: dict[tuple, MethodNode] = {}
         self.previous = sys.getprofile()
+        self.generation = engine.generation
 
     def profile(self, frame: Any, event: str, arg: Any) -> None:
+        if self.generation != engine.generation:
+            if not engine.listening(self.listener, self.code):
+                sys.setprofile(self.previous)
+                return
+            self.generation = engine.generation
         if self.root is None:
             if event == "call" and frame.f_code is self.code:
                 self.root = frame
@@ -630,7 +641,7 @@ class TraceListener(HitListener):
         frame = sys._getframe(1)
         while frame is not None and frame.f_code is not advice.method.__code__:
             frame = frame.f_back
-        tree = _CallTree(advice.method.__code__, frame, self.args.skip_builtins)
+        tree = _CallTree(self, advice.method.__code__, frame, self.args.skip_builtins)
         self.active.tree = tree
         advice.keep(self, tree)
         sys.setprofile(tree.profile)

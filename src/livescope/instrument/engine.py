@@ -79,6 +79,9 @@ class Entry:
 
 _entries: dict[Any, Entry] = {}  # code object -> Entry
 _by_listener: dict[int, tuple[Listener, list[Any]]] = {}
+# Bumped whenever hooks are removed: state a listener left on a thread (trace's profile
+# function) checks it cheaply and, once it changed, whether its hook is still there.
+generation = 0
 
 
 def _backend() -> Any:
@@ -168,14 +171,19 @@ def enhance(refs: Sequence[MethodRef], listener: Listener) -> EnhancerAffectVO:
     with _lock:
         listener.listener_id = _next_listener_id
         _next_listener_id += 1
-        codes = []
-        for ref in refs:
-            entry = _entries.get(ref.code)
-            if entry is None:
-                entry = _entries[ref.code] = Entry(ref)
-                backend.install(entry)
-            entry.set_listeners((*entry.listeners, listener))
-            codes.append(ref.code)
+        codes: list[Any] = []
+        try:
+            for ref in refs:
+                entry = _entries.get(ref.code)
+                if entry is None:
+                    entry = Entry(ref)
+                    backend.install(entry)
+                    _entries[ref.code] = entry
+                entry.set_listeners((*entry.listeners, listener))
+                codes.append(ref.code)
+        except BaseException:
+            _drop(listener, codes)  # what went in before the failure comes out again
+            raise
         _by_listener[listener.listener_id] = (listener, codes)
     return EnhancerAffectVO(
         cost=int((time.perf_counter() - started) * 1000),
@@ -194,7 +202,15 @@ def remove(listener: Listener) -> None:
         _drop(listener, item[1])
 
 
+def listening(listener: Listener, code: Any) -> bool:
+    """Whether ``listener`` still receives the calls of ``code``."""
+    entry = _entries.get(code)
+    return entry is not None and listener in entry.listeners
+
+
 def _drop(listener: Listener, codes: Sequence[Any]) -> tuple[set[str], int]:
+    global generation
+    generation += 1
     backend = _backend()
     classes: set[str] = set()
     methods = 0
