@@ -295,3 +295,30 @@ def test_a_trace_ended_during_a_call_leaves_no_profile_function(
         assert time.monotonic() < deadline, target.output()
         time.sleep(0.05)
     assert target.reports("profile")[-1] == 0  # the main thread runs without a profile function
+
+
+FACTORY_MADE = """
+import time
+
+def make_handler():
+    def handle(v):
+        return v
+    return handle
+
+handler = make_handler()
+while True:
+    handler(5)
+    time.sleep(0.01)
+"""
+
+
+def test_a_shared_closure_is_hooked_and_said_to_be_shared(make_target, any_python) -> None:
+    target = make_target(FACTORY_MADE, python=any_python)
+    results = target.results("watch __main__ handler params -n 1", execTimeout=10000)
+    assert [r["type"] for r in results[:3]] == ["enhancer", "message", "watch"]
+    assert results[0]["success"] is True
+    message = results[1]["message"]
+    assert "__main__.handler is reachable only through make_handler.<locals>.handle" in message
+    assert "functools.wraps" in message
+    assert results[2]["value"] == [5]
+    assert results[-1]["statusCode"] == 0

@@ -272,3 +272,102 @@ def test_after_only_listeners_see_the_arguments_as_passed(any_python: str, tmp_p
         ["keeps", [1, 2, 3, 4, {"z": 5}], 8, "None"],
         ["raises", [7], None, "KeyError(7)"],
     ]
+
+
+UNWRAPPED_DRIVER = """
+import json, sys, types
+from livescope.instrument import engine
+from livescope.instrument.matcher import find_methods
+
+subj = types.ModuleType("subj")
+sys.modules["subj"] = subj
+exec('''
+def plain(f):  # a decorator without functools.wraps: one wrapper code for every use
+    def inner(*a, **k):
+        return f(*a, **k)
+    return inner
+
+def tagged(tag):
+    def deco(f):
+        def inner2(*a, **k):
+            return f(*a, **k)
+        return inner2
+    return deco
+
+class A:
+    @plain
+    def m(self, x):
+        return x + 1
+    @plain
+    def n(self, x):
+        return x + 2
+    @tagged("t")
+    @plain
+    def layered(self, x):
+        return x * 3
+
+def make_handler():
+    def handle(v):
+        return v
+    return handle
+
+handler = make_handler()
+other = make_handler()
+''', subj.__dict__)
+
+class Recorder(engine.Listener):
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+    def after(self, a):
+        self.calls.append([a.class_name, a.method_name, list(a.params), a.return_obj])
+
+refs = find_methods("subj*", "m|n|layered|handler")
+recorder = Recorder()
+engine.enhance(refs, recorder)
+a = subj.A()
+results = [a.m(1), a.n(1), a.layered(2), subj.handler(5), subj.other(6)]
+engine.reset()
+results += [a.m(1), a.n(1), a.layered(2), subj.handler(5)]
+print(json.dumps({
+    "refs": {r.method_name: [r.function.__qualname__, r.extra] for r in refs},
+    "calls": recorder.calls, "results": results, "left": engine.hooked_count(),
+    "by_code": sys.version_info >= (3, 12),
+}))
+"""
+
+
+def test_decorators_without_wraps_hook_the_function_itself(any_python: str, tmp_path: Path) -> None:
+    driver = tmp_path / "unwrapped.py"
+    driver.write_text(UNWRAPPED_DRIVER)
+    proc = subprocess.run(
+        [any_python, str(driver)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=SRC),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    shared = {"shared_wrapper": "make_handler.<locals>.handle"}
+    assert report["refs"] == {
+        "m": ["A.m", {}],  # found in the wrapper's closure, not the shared ``inner``
+        "n": ["A.n", {}],
+        "layered": ["A.layered", {}],  # through two such wrappers
+        "handler": ["make_handler.<locals>.handle", shared],  # nothing else to reach
+    }
+    # Each method reports its own calls. The shared closure's code runs for both functions
+    # made from it: hooked by code (3.12+) both report; the 3.10/3.11 wrappers replace the
+    # one function object the member holds.
+    shared_calls = [["subj", "handler", [5], 5]]
+    if report["by_code"]:
+        shared_calls.append(["subj", "handler", [6], 6])
+    assert report["calls"] == [
+        ["subj.A", "m", [1], 2],
+        ["subj.A", "n", [1], 3],
+        ["subj.A", "layered", [2], 6],
+        *shared_calls,
+    ]
+    assert report["results"] == [2, 3, 6, 5, 6, 2, 3, 6, 5]
+    assert report["left"] == 0

@@ -25,7 +25,7 @@ from livescope.commands.spec import (
 from livescope.express import ExpressionError, compile_expression
 from livescope.instrument import engine
 from livescope.instrument.advice import Advice
-from livescope.instrument.matcher import find_methods
+from livescope.instrument.matcher import MethodRef, find_methods
 from livescope.instrument.timetunnel import TUNNEL, replay
 from livescope.model.common import EnhancerModel, MessageModel, RowAffectModel
 from livescope.model.enhance import (
@@ -90,6 +90,16 @@ def compile_or_fail(text: str | None) -> Any:
         return compile_expression(text).on_advice
     except ExpressionError as exc:
         raise CommandError(str(exc)) from None
+
+
+def shared_wrapper_message(ref: MethodRef) -> str:
+    wrapper = ref.extra["shared_wrapper"]
+    return (
+        f"{ref.class_name}.{ref.method_name} is reachable only through {wrapper}, a closure"
+        " whose code every function made from it shares (a decorator without functools.wraps,"
+        f" or a factory): calls of all of them may be reported as {ref.method_name}. A decorator"
+        " with functools.wraps lets the function itself be hooked."
+    )
 
 
 class HitListener(engine.Listener):
@@ -181,6 +191,9 @@ class EnhanceCommand(Command):
         if args.get("verbose"):
             effect.methods = [f"{r.class_name}.{r.method_name}" for r in refs]
         ctx.emit(EnhancerModel(success=True, effect=effect))
+        for ref in refs:
+            if "shared_wrapper" in ref.extra:
+                ctx.emit(MessageModel(message=shared_wrapper_message(ref)))
         listener.armed = True
         self.wait(ctx, listener)
 

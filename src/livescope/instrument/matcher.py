@@ -4,7 +4,9 @@ A class pattern matches ``module.QualName`` of a class, or a module's name for i
 functions. Wildcard patterns (``*``, ``?``) may be ``|``-joined; ``regex=True`` takes Python
 regular expressions (full match). livescope's own modules are never matched; the standard
 library only with ``unsafe``. Decorated functions are unwrapped through ``__wrapped__`` so the
-code that really runs is the one hooked.
+code that really runs is the one hooked; behind a decorator made without ``functools.wraps``,
+the function of the member's name is looked for in the wrapper's closure, and where it is not
+there the shared wrapper is hooked and marked so (every function it wraps then shows).
 """
 
 from __future__ import annotations
@@ -65,6 +67,35 @@ def unwrap(func: Any) -> types.FunctionType | None:
         seen.add(id(func))
         func = func.__wrapped__
     return func if isinstance(func, types.FunctionType) else None
+
+
+def _closed_over(func: types.FunctionType, name: str) -> types.FunctionType | None:
+    """The function named ``name`` that ``func``, a decorator's closure made without
+    ``functools.wraps``, calls: found in its closure cells, through further such layers."""
+    seen: set[int] = set()
+    while id(func) not in seen:
+        seen.add(id(func))
+        inner = None
+        for cell in func.__closure__ or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            candidate = unwrap(value) if callable(value) else None
+            if candidate is not None and candidate is not func:
+                inner = candidate
+                if candidate.__name__ == name:
+                    return candidate
+        if inner is None or not inner.__closure__:
+            return None
+        func = inner
+    return None
+
+
+def shared_wrapper(func: types.FunctionType, name: str) -> bool:
+    """Whether ``func``, found under the member ``name``, is a closure of another name (a
+    decorator without ``functools.wraps``): its code then runs for every function it wraps."""
+    return func.__name__ != name and "<locals>" in func.__qualname__
 
 
 def _skip_module(name: str, unsafe: bool) -> bool:
@@ -130,12 +161,21 @@ def find_methods(
             return
         for attr, kind, value in _members(owner, mapping):
             func = unwrap(value)
-            if func is None or not method_ok(attr) or id(func.__code__) in seen_code:
+            if func is None or not method_ok(attr):
                 continue
             if clazz is None and getattr(value, "__module__", None) != owner.__name__:
                 continue  # imported from elsewhere: matched under its own module
+            extra = {}
+            if shared_wrapper(func, attr):
+                original = _closed_over(func, attr)
+                if original is not None:
+                    func = original  # the decorated function itself, reached through cells
+                else:
+                    extra["shared_wrapper"] = func.__qualname__
+            if id(func.__code__) in seen_code:
+                continue
             seen_code.add(id(func.__code__))
-            found.append(MethodRef(class_name, attr, func, owner, attr, kind, clazz))
+            found.append(MethodRef(class_name, attr, func, owner, attr, kind, clazz, extra))
 
     for mod_name, module in list(sys.modules.items()):
         if not isinstance(module, types.ModuleType) or _skip_module(mod_name, unsafe):

@@ -3,10 +3,12 @@
 The wrapper is made with ``functools.wraps`` (same name, qualname, docstring, ``__wrapped__``
 and therefore the same ``inspect.signature``). References are replaced in the owning class or
 module and in every other module namespace that holds the same function object (``from m import f``
-aliases, found with ``gc.get_referrers``); uninstalling restores exactly the original objects.
+aliases, found with ``gc.get_referrers``) and in closure cells (a decorator made without
+``functools.wraps`` calls the function through one); uninstalling restores exactly the original
+objects.
 Generators and coroutines get a generator/coroutine wrapper so the call is timed to its end.
-Known limit: references held outside dicts (closures, lists, bound methods made earlier) keep
-calling the original.
+Known limit: references held elsewhere (lists, bound methods made earlier, C objects such as
+``functools.partial``) keep calling the original.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import gc
 import inspect
 import sys
 import threading
+import types
 from typing import Any
 
 from livescope.instrument import engine
@@ -135,14 +138,23 @@ def install(entry: engine.Entry) -> None:
         else:
             owner_dict[ref.attr] = new_member
             replaced.append((owner_dict, ref.attr, member))
-    # After the owner is patched, a module namespace still holding the function is an alias.
+    # After the owner is patched, a module namespace still holding the function is an alias,
+    # and a closure cell holding it is a decorator's (or a callback's) reference to it.
     namespaces = {id(getattr(m, "__dict__", None)) for m in list(sys.modules.values())}
+    own_cells = {id(cell) for cell in wrapper.__closure__ or ()}  # the wrapper calls the original
     for holder in gc.get_referrers(called):
         if isinstance(holder, dict) and id(holder) in namespaces:
             for key, value in list(holder.items()):
                 if value is called and isinstance(key, str):
                     holder[key] = wrapper
                     replaced.append((holder, key, called))
+        elif (
+            isinstance(holder, types.CellType)
+            and id(holder) not in own_cells
+            and holder.cell_contents is called
+        ):
+            holder.cell_contents = wrapper
+            replaced.append((holder, "", called))
     with _lock:
         _installed[ref.code] = replaced
 
@@ -153,6 +165,8 @@ def uninstall(entry: engine.Entry) -> None:
     for holder, key, original in reversed(replaced):
         if isinstance(holder, type):
             type.__setattr__(holder, key, original)
+        elif isinstance(holder, types.CellType):
+            holder.cell_contents = original
         else:
             holder[key] = original
 
