@@ -13,6 +13,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from livescope.commands import calltree
 from livescope.commands.base import Command, CommandContext, CommandError
 from livescope.commands.spec import (
     Argument,
@@ -41,7 +42,6 @@ from livescope.model.enhance import (
 )
 from livescope.model.render import (
     DEFAULT_SIZE_LIMIT,
-    frame_class_name,
     render,
     stack_element,
     type_name,
@@ -585,86 +585,22 @@ class TimeTunnelCommand(EnhanceCommand):
         return time_fragment(index, again, now_text(), expand, size_limit)
 
 
-class _CallTree:
-    """Direct callees of one traced call, merged by call site, timed in ns by a per-thread
-    profile function that is installed for the duration of that call only. If the hook goes
-    while the call runs (the job ended, ``reset``), the call's end is never reported: the
-    profile function then takes itself off at its next event on that thread."""
-
-    def __init__(
-        self, listener: engine.Listener, code: Any, root: Any, skip_builtins: bool
-    ) -> None:
-        self.listener = listener
-        self.code = code
-        self.root = root
-        self.skip_builtins = skip_builtins
-        self.open: dict[Any, tuple[tuple, int]] = {}
-        self.nodes: dict[tuple, MethodNode] = {}
-        self.previous = sys.getprofile()
-        self.generation = engine.generation
-
-    def profile(self, frame: Any, event: str, arg: Any) -> None:
-        if self.generation != engine.generation:
-            if not engine.listening(self.listener, self.code):
-                sys.setprofile(self.previous)
-                return
-            self.generation = engine.generation
-        if self.root is None:
-            if event == "call" and frame.f_code is self.code:
-                self.root = frame
-            return
-        if event == "call" and frame.f_back is self.root:
-            key = (frame_class_name(frame), frame.f_code.co_name, self.root.f_lineno)
-            self.open[frame] = (key, time.perf_counter_ns())
-        elif event == "return" and frame in self.open:
-            self.close(frame)
-        elif not self.skip_builtins and frame is self.root:
-            if event == "c_call":
-                name = getattr(arg, "__qualname__", getattr(arg, "__name__", "?"))
-                owner = getattr(arg, "__module__", None) or "builtins"
-                self.open[arg] = ((owner, name, frame.f_lineno), time.perf_counter_ns())
-            elif event in ("c_return", "c_exception") and arg in self.open:
-                self.close(arg)
-
-    def close(self, token: Any) -> None:
-        key, started = self.open.pop(token)
-        cost = time.perf_counter_ns() - started
-        node = self.nodes.get(key)
-        if node is None:
-            node = self.nodes[key] = MethodNode(
-                class_name=key[0], method_name=key[1], line_number=key[2], min_cost=cost
-            )
-        node.times += 1
-        node.total_cost += cost
-        node.cost = node.total_cost
-        node.min_cost = min(node.min_cost, cost)
-        node.max_cost = max(node.max_cost, cost)
-
-
 class TraceListener(HitListener):
     wants_before = True
 
     def __init__(self, ctx: CommandContext, args: ParsedArgs) -> None:
         super().__init__(ctx, args, args.condition_express)
-        self.active = threading.local()
 
     def before(self, advice: Advice) -> None:
-        if getattr(self.active, "tree", None) is not None:
-            return  # a recursive call is part of the outer call's tree
-        frame = sys._getframe(1)
-        while frame is not None and frame.f_code is not advice.method.__code__:
-            frame = frame.f_back
-        tree = _CallTree(self, advice.method.__code__, frame, self.args.skip_builtins)
-        self.active.tree = tree
-        advice.keep(self, tree)
-        sys.setprofile(tree.profile)
+        tree = calltree.start(self, advice.method.__code__, self.args.skip_builtins)
+        if tree is not None:  # None: a recursive call, part of the outer call's tree
+            advice.keep(self, tree)
 
     def after(self, advice: Advice) -> None:
         tree = advice.kept(self)
-        if not isinstance(tree, _CallTree):
+        if not isinstance(tree, calltree.CallTree):
             return
-        sys.setprofile(tree.previous)
-        self.active.tree = None
+        children = calltree.end(tree)
         if not self.accept(advice):
             return
         thread = threading.current_thread()
@@ -680,7 +616,7 @@ class TraceListener(HitListener):
             times=1,
             throw=True if advice.is_throw else None,
             throw_exp=type_name(advice.throw_exp) if advice.is_throw else None,
-            children=list(tree.nodes.values()) or None,
+            children=children or None,
         )
         self.ctx.emit(
             TraceModel(
@@ -691,7 +627,7 @@ class TraceListener(HitListener):
                     timestamp=now_text(),
                     children=[root],
                 ),
-                node_count=2 + len(tree.nodes),
+                node_count=2 + len(children),
             )
         )
         self.counted()
