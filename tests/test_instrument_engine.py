@@ -371,3 +371,72 @@ def test_decorators_without_wraps_hook_the_function_itself(any_python: str, tmp_
     ]
     assert report["results"] == [2, 3, 6, 5, 6, 2, 3, 6, 5]
     assert report["left"] == 0
+
+
+DROPPED_GENERATOR_DRIVER = """
+import gc, json, sys, threading, time, types
+from livescope.instrument import engine
+from livescope.instrument.matcher import find_methods
+
+subj = types.ModuleType("subj")
+sys.modules["subj"] = subj
+exec('''
+def plain():
+    yield 1
+    yield 2
+
+def guarded():
+    try:
+        yield 1
+        yield 2
+    finally:
+        pass
+''', subj.__dict__)
+
+class Recorder(engine.Listener):
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+    def after(self, a):
+        self.calls.append([a.method_name, type(a.throw_exp).__name__, a.return_obj])
+
+recorder = Recorder()
+engine.enhance(find_methods("subj", "plain|guarded"), recorder)
+first = next(subj.plain())  # dropped after its first value
+for value in subj.guarded():
+    break
+kept = subj.plain()
+next(kept)  # suspended, still referenced: not ended
+gc.collect()
+deadline = time.monotonic() + 10
+while len(recorder.calls) < 2 and time.monotonic() < deadline:
+    time.sleep(0.05)
+time.sleep(1.2)  # a sweep or two more: the kept generator must not be ended
+seen = sorted(recorder.calls)
+list(kept)
+engine.reset()
+time.sleep(1.2)
+print(json.dumps({
+    "seen": seen, "last": recorder.calls[-1],
+    "threads": sorted(t.name for t in threading.enumerate()),
+}))
+"""
+
+
+def test_dropped_generators_end_with_generator_exit(any_python: str, tmp_path: Path) -> None:
+    # 3.13+ closes such a generator without running it, so no monitoring event marks its end.
+    driver = tmp_path / "dropped.py"
+    driver.write_text(DROPPED_GENERATOR_DRIVER)
+    proc = subprocess.run(
+        [any_python, str(driver)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=SRC),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["seen"] == [["guarded", "GeneratorExit", None], ["plain", "GeneratorExit", None]]
+    assert report["last"] == ["plain", "NoneType", None]  # the kept one, run to its end
+    assert report["threads"] == ["MainThread"]  # no sweeping thread left after reset

@@ -72,6 +72,72 @@ def install(entry: engine.Entry) -> None:
         _hooked[code] = (entry, reader, _arguments_kept(code), plan)
         _forget()
         _mon.set_local_events(_tool(), entry.ref.code, _EVENTS)
+        if code.co_flags & _RESUMABLE and _CLOSES_SILENTLY:
+            _sweeper.run()
+
+
+# 3.13+ closes a suspended generator that cannot catch GeneratorExit without resuming it: no
+# event reports the end of such a call (``next(gen())``, a ``for`` left by ``break``). While a
+# generator or coroutine is hooked, a thread looks every half second for pending frames that
+# only ``_pending`` still holds - their generator is gone - and ends them as 3.12 reports them,
+# with GeneratorExit.
+_RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async gen
+_CLOSES_SILENTLY = sys.version_info >= (3, 13)
+SWEEP_INTERVAL = 0.5
+
+
+def _reference_counts(mapping: dict) -> list[tuple[Any, int]]:
+    return [(key, sys.getrefcount(key)) for key in list(mapping)]
+
+
+_ALONE = _reference_counts({object(): None})[0][1]  # a key nothing else holds, counted so
+
+
+def _abandoned() -> list[tuple[Any, Any]]:
+    """(frame, state) of the pending calls whose generator or coroutine was dropped."""
+    with _lock:
+        dropped = [
+            frame
+            for frame, count in _reference_counts(_pending)
+            if count <= _ALONE and frame.f_code.co_flags & _RESUMABLE
+        ]
+        return [(frame, _pending.pop(frame)) for frame in dropped]
+
+
+class _Sweeper:
+    """The thread ending dropped generator calls, running while one is hooked (3.13+)."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:  # under _lock
+        if self.thread is None:
+            self.stop = threading.Event()
+            self.thread = threading.Thread(
+                target=self._loop, args=(self.stop,), name="livescope-generator-sweep", daemon=True
+            )
+            self.thread.start()
+
+    def end(self) -> None:  # under _lock
+        self.stop.set()
+        self.thread = None
+
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.wait(SWEEP_INTERVAL):
+            for frame, state in _abandoned():
+                if state.__class__ is int:
+                    state = _late_state(frame.f_code, frame, state)
+                if state is not None:
+                    engine.call_exit(state, None, GeneratorExit())
+            with _lock:
+                if not any(code.co_flags & _RESUMABLE for code in _hooked):
+                    if not stop.is_set():
+                        self.thread = None  # the next hooked generator starts another
+                    return
+
+
+_sweeper = _Sweeper()
 
 
 def uninstall(entry: engine.Entry) -> None:
@@ -97,6 +163,7 @@ def shutdown() -> None:
         _mon.free_tool_id(tool)
         _state["tool"] = None
         _pending.clear()
+        _sweeper.end()
 
 
 def _arguments_reader(entry: engine.Entry) -> Callable[[dict], tuple[tuple, Any]]:
