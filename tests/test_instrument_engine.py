@@ -440,3 +440,67 @@ def test_dropped_generators_end_with_generator_exit(any_python: str, tmp_path: P
     assert report["seen"] == [["guarded", "GeneratorExit", None], ["plain", "GeneratorExit", None]]
     assert report["last"] == ["plain", "NoneType", None]  # the kept one, run to its end
     assert report["threads"] == ["MainThread"]  # no sweeping thread left after reset
+
+
+CHURN_DRIVER = """
+import json, sys, threading, types
+from livescope.instrument import engine
+from livescope.instrument.matcher import find_methods
+
+subj = types.ModuleType("subj")
+sys.modules["subj"] = subj
+exec('''
+def work(n, items=None):
+    return n + 1
+
+def gen(n):
+    yield n
+''', subj.__dict__)
+
+class Before(engine.Listener):
+    wants_before = True  # the start reads the arguments: the longer path
+
+class After(engine.Listener):
+    pass
+
+sys.setswitchinterval(1e-6)  # the GIL changes hands between almost any two steps
+errors, done = [], threading.Event()
+
+def call():
+    while not done.is_set():
+        try:
+            assert subj.work(1) == 2 and list(subj.gen(3)) == [3]
+        except BaseException as exc:
+            errors.append(repr(exc))
+            return
+
+callers = [threading.Thread(target=call) for _ in range(2)]
+for thread in callers:
+    thread.start()
+refs = find_methods("subj", "work|gen")
+try:
+    for round in range(1500):
+        listener = (Before if round % 2 else After)()
+        engine.enhance(refs, listener)
+        engine.remove(listener)
+finally:
+    done.set()
+for thread in callers:
+    thread.join()
+print(json.dumps({"errors": errors[:3], "left": engine.hooked_count()}))
+"""
+
+
+def test_hooks_coming_and_going_never_raise_in_the_target(any_python: str, tmp_path: Path) -> None:
+    driver = tmp_path / "churn.py"
+    driver.write_text(CHURN_DRIVER)
+    proc = subprocess.run(
+        [any_python, str(driver)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=SRC),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"errors": [], "left": 0}

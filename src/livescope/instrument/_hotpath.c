@@ -198,7 +198,7 @@ configure(PyObject *self, PyObject *args)
 }
 
 static PyObject *
-on_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+start_event(PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2 || hooked == NULL) {
         PyErr_SetString(PyExc_TypeError, "on_start(code, offset) before configure()");
@@ -412,7 +412,7 @@ done:
 }
 
 static PyObject *
-on_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+return_event(PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "on_return(code, offset, retval)");
@@ -427,7 +427,7 @@ on_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
-on_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+unwind_event(PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "on_unwind(code, offset, exception)");
@@ -441,6 +441,37 @@ on_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = deliver(state, F_IS_THROW, F_THROW_EXP, args[2]);
     Py_DECREF(state);
     return result;
+}
+
+/* The callbacks run inside the target's calls: an Exception of theirs must never reach it (a
+   hook may go on another thread between two of their steps). KeyboardInterrupt and SystemExit
+   are the program's own, delivered wherever it happens to be, and pass. */
+static PyObject *
+shielded(PyObject *result)
+{
+    if (result == NULL && PyErr_ExceptionMatches(PyExc_Exception)) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return result;
+}
+
+static PyObject *
+on_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return shielded(start_event(args, nargs));
+}
+
+static PyObject *
+on_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return shielded(return_event(args, nargs));
+}
+
+static PyObject *
+on_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return shielded(unwind_event(args, nargs));
 }
 
 static PyMethodDef methods[] = {

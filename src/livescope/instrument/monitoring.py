@@ -101,7 +101,8 @@ def _abandoned() -> list[tuple[Any, Any]]:
             for frame, count in _reference_counts(_pending)
             if count <= _ALONE and frame.f_code.co_flags & _RESUMABLE
         ]
-        return [(frame, _pending.pop(frame)) for frame in dropped]
+        ended = [(frame, _pending.pop(frame, None)) for frame in dropped]
+        return [(frame, state) for frame, state in ended if state is not None]
 
 
 class _Sweeper:
@@ -147,8 +148,9 @@ def uninstall(entry: engine.Entry) -> None:
             _mon.set_local_events(tool, entry.ref.code, 0)
         _hooked.pop(entry.ref.code, None)
         _forget()
-        for frame in [f for f in _pending if f.f_code is entry.ref.code]:
-            _pending.pop(frame, None)
+        for frame in list(_pending):  # a snapshot: hooked calls on other threads change it
+            if frame.f_code is entry.ref.code:
+                _pending.pop(frame, None)
 
 
 def shutdown() -> None:
@@ -237,30 +239,38 @@ def _arguments_kept(code: Any) -> bool:
     return True
 
 
+# The callbacks run inside the target's calls: an Exception of theirs must never reach it (a
+# hook may go on another thread between two of their steps). KeyboardInterrupt and SystemExit
+# are the program's own, delivered wherever it happens to be, and pass.
+
+
 def _on_start(code: Any, offset: int) -> None:
-    hooked = _hooked.get(code)
-    if hooked is None:
+    try:
+        hooked = _hooked.get(code)
+        if hooked is None:
+            return
+        entry, _, read_late, _ = hooked
+        if not entry.listeners or engine.suppressed():
+            return
+        frame = _getframe(1)
+        if frame in _pending:
+            return
+        if read_late and not entry.before_listeners:
+            _pending[frame] = _clock()  # the cheapest start: arguments are read at the exit
+            return
+        _start_frame(code, frame)
+    except Exception:
         return
-    entry, _, read_late, _ = hooked
-    if not entry.listeners or engine.suppressed():
-        return
-    frame = _getframe(1)
-    if frame in _pending:
-        return
-    if read_late and not entry.before_listeners:
-        _pending[frame] = _clock()  # the cheapest start: arguments are read at the exit
-        return
-    _start_frame(code, frame)
 
 
 def _start_frame(code: Any, frame: Any) -> None:
     """A start that reads the arguments now (and runs the before-listeners)."""
-    entry, read_arguments, _, _ = _hooked[code]
     try:
+        entry, read_arguments, _, _ = _hooked[code]  # gone if unhooked since the start event
         params, target = read_arguments(frame.f_locals)
+        _pending[frame] = engine.call_enter(entry, params, target)
     except Exception:
         return
-    _pending[frame] = engine.call_enter(entry, params, target)
 
 
 def _late_state(code: Any, frame: Any, start: int) -> tuple | None:
@@ -286,16 +296,20 @@ def _exit_state(code: Any, frame: Any) -> tuple | None:
 def _on_return(code: Any, offset: int, retval: Any) -> None:
     if not _pending:
         return
-    frame = _getframe(1)
-    state = _exit_state(code, frame)
-    if state is not None:
-        engine.call_exit(state, retval, None)
+    try:
+        state = _exit_state(code, _getframe(1))
+        if state is not None:
+            engine.call_exit(state, retval, None)
+    except Exception:
+        return
 
 
 def _on_unwind(code: Any, offset: int, exc: BaseException) -> None:
     if not _pending or code not in _hooked:
         return
-    frame = _getframe(1)
-    state = _exit_state(code, frame)
-    if state is not None:
-        engine.call_exit(state, None, exc)
+    try:
+        state = _exit_state(code, _getframe(1))
+        if state is not None:
+            engine.call_exit(state, None, exc)
+    except Exception:
+        return
