@@ -11,11 +11,17 @@ import json
 import platform
 import socket
 import sys
+import threading
 import time
 import urllib.request
 
 
 def hot(x):
+    return x + 1
+
+
+def other(x):
+    """The same as hot, never hooked: what every function but the hooked one pays."""
     return x + 1
 
 
@@ -42,50 +48,81 @@ def api(port: int, payload: dict) -> dict:
         return json.load(response)
 
 
+class Job:
+    """One command running in its own session; with ``pull``, a thread reads its results as a
+    console would (the agent serves the pulls on its thread, in this process)."""
+
+    def __init__(self, port: int, command: str, *, pull: bool = False) -> None:
+        self.port = port
+        session = api(port, {"action": "init_session"})
+        self.sid, self.consumer = session["sessionId"], session["consumerId"]
+        api(port, {"action": "async_exec", "sessionId": self.sid, "command": command})
+        self.pulling = pull
+        self.puller = threading.Thread(target=self._pull, daemon=True) if pull else None
+        if self.puller:
+            self.puller.start()
+        time.sleep(0.3)  # the hooks are in, the enhancer item out
+
+    def _pull(self) -> None:
+        while self.pulling:
+            api(
+                self.port,
+                {"action": "pull_results", "sessionId": self.sid, "consumerId": self.consumer},
+            )
+
+    def end(self) -> None:
+        self.pulling = False
+        if self.puller:
+            self.puller.join()
+        api(self.port, {"action": "interrupt_job", "sessionId": self.sid})
+        api(self.port, {"action": "close_session", "sessionId": self.sid})
+        time.sleep(0.2)
+
+
+NEVER = "'params[0] < 0'"  # a condition never true: the hook runs, nothing is sent
+
+
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    rows = [("baseline (no agent)", rate(seconds))]
-    parent_base = rate(seconds, parent)
+    base, other_base, parent_base = rate(seconds), rate(seconds, other), rate(seconds, parent)
+    rows = [("baseline (no agent)", base, base)]
     import livescope
 
     livescope.start(port=port)
-    rows.append(("agent idle", rate(seconds)))
-    phases = [
-        ("watch, condition never true", "watch __main__ hot params 'params[0] < 0'"),
-        ("watch -n 5 (after its 5 hits)", "watch __main__ hot -n 5"),
-        ("monitor -c 60", "monitor -c 60 __main__ hot"),
-        ("tt -t -n 5 (after its 5 hits)", "tt -t __main__ hot -n 5"),
-    ]
-    for label, command in phases:
-        sid = api(port, {"action": "init_session"})["sessionId"]
-        api(port, {"action": "async_exec", "sessionId": sid, "command": command})
-        time.sleep(0.3)
-        rows.append((label, rate(seconds)))
-        api(port, {"action": "interrupt_job", "sessionId": sid})
-        api(port, {"action": "close_session", "sessionId": sid})
-        time.sleep(0.2)
-    sid = api(port, {"action": "init_session"})["sessionId"]
-    trace = "trace __main__ parent '#cost > 100000'"  # never true: the tree is built, not sent
-    api(port, {"action": "async_exec", "sessionId": sid, "command": trace})
-    time.sleep(0.3)
-    traced = rate(seconds, parent)
-    api(port, {"action": "interrupt_job", "sessionId": sid})
-    api(port, {"action": "close_session", "sessionId": sid})
-    api(port, {"action": "exec", "command": "reset"})
-    rows.append(("after reset", rate(seconds)))
+    rows.append(("agent idle", rate(seconds), base))
+    job = Job(port, f"watch __main__ hot params {NEVER}")
+    rows.append(("watch, condition never true", rate(seconds), base))
+    rows.append(("another function, hot watched", rate(seconds, other), other_base))
+    job.end()
+    for label, command, pull in (
+        ("watch -n 5, after its 5 hits", "watch __main__ hot -n 5", False),
+        ("monitor -c 60", "monitor -c 60 __main__ hot", False),
+        ("tt -t, recording every call", "tt -t __main__ hot -n 100000000", True),
+        ("tt -t -n 5, after its 5 hits", "tt -t __main__ hot -n 5", False),
+    ):
+        job = Job(port, command, pull=pull)
+        rows.append((label, rate(seconds), base))
+        job.end()
+    api(port, {"action": "exec", "command": "tt --delete-all"})
+    # never true: the tree is built, not sent; left running for reset to remove
+    trace = Job(port, "trace __main__ parent '#cost > 100000'")
+    rows.append(("trace, 10 child calls", rate(seconds, parent), parent_base))
+    watch = Job(port, f"watch __main__ hot params {NEVER}")
+    reset = api(port, {"action": "exec", "command": "reset"})["body"]["results"][0]["affect"]
+    rows.append((f"after reset ({reset['methodCount']} removed)", rate(seconds), base))
+    for job in (trace, watch):
+        job.end()
     livescope.stop()
-    base = rows[0][1]
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {time.strftime('%Y-%m-%d')}"
     )
-    print(f"{'phase':32} {'calls/s':>12} {'vs baseline':>12}")
-    for label, value in rows:
-        print(f"{label:32} {value:12,.0f} {value / base:11.2f}x")
-    print(f"{'parent (10 child calls)':32} {parent_base:12,.0f} {1:11.2f}x")
-    print(f"{'trace parent, never-true cost':32} {traced:12,.0f} {traced / parent_base:11.2f}x")
+    print(f"{'phase':34} {'calls/s':>12} {'vs its baseline':>16} {'added per call':>15}")
+    for label, value, reference in rows:
+        added = max(0.0, 1e6 / value - 1e6 / reference)
+        print(f"{label:34} {value:12,.0f} {value / reference:15.2f}x {added:12.2f} µs")
 
 
 if __name__ == "__main__":

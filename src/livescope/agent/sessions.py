@@ -41,6 +41,7 @@ HEALTHY_ACCESS = 1.0
 WIKI = "https://arthas.aliyun.com/doc"
 TUTORIALS = "https://arthas.aliyun.com/doc/arthas-tutorials.html"
 UNHEALTHY_MESSAGE = "all consumers are unhealthy, current job was interrupted."
+ORPHANED_MESSAGE = "all consumers timed out, a job hooking functions was interrupted."
 CONSUMER_INACTIVE_MESSAGE = "consumer is inactive for a while, please refresh the page."
 
 
@@ -241,6 +242,15 @@ class Session:
             for consumer in self.consumers.values():
                 consumer.put(notice)
 
+    def orphaned(self) -> None:
+        """The reaper dropped the last consumer: nobody reads this session now. Its jobs that
+        hook the target's functions end, hooks and all (other jobs go on, as in Arthas, their
+        results kept for a later ``join_session``, which also reads why a job ended)."""
+        for job in [self.foreground, *self.jobs]:
+            if job is not None and job.command_cls.ends_unattended and not job.interrupted:
+                job.interrupt()
+                self._history.append(MessageModel(message=ORPHANED_MESSAGE))
+
     def _check_unread(self, model: ResultModel) -> None:
         """The kill switch for a session without consumers (all timed out, say).
 
@@ -356,11 +366,14 @@ class SessionManager:
         for session in list(self.sessions.values()):
             if session.temporary:
                 continue
+            had_consumers = bool(session.consumers)
             for consumer in list(session.consumers.values()):
                 if not consumer.polling and now_mono - consumer.last_access > self.consumer_timeout:
                     consumer.put(MessageModel(message=CONSUMER_INACTIVE_MESSAGE))
                     consumer.close()
                     session.consumers.pop(consumer.consumer_id, None)
+            if had_consumers and not session.consumers:
+                session.orphaned()
             idle = now - session.last_access_time
             if idle > self.session_timeout and session.foreground is None:
                 minutes = int(idle // 60)

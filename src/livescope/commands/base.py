@@ -82,6 +82,9 @@ class Command:
     options: ClassVar[tuple[Option, ...]] = ()
     arguments: ClassVar[tuple[Argument, ...]] = ()
     examples: ClassVar[tuple[str, ...]] = ()
+    # Ended when the reaper drops its session's last consumer: it costs the target (hooks on
+    # its functions) while nobody is left to read its results.
+    ends_unattended: ClassVar[bool] = False
 
     def run(self, ctx: CommandContext, args: ParsedArgs) -> None:
         raise NotImplementedError

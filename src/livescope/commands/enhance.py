@@ -151,6 +151,11 @@ class HitListener(engine.Listener):
             self.hits += 1
         return True
 
+    def uncount(self) -> None:
+        """Give back the hit :meth:`accept` took for a call that produced no result."""
+        with self.lock:
+            self.hits -= 1
+
     def counted(self) -> None:
         """After a result was emitted: end the job once ``-n`` is reached."""
         if self.limit and self.hits >= self.limit:
@@ -167,6 +172,7 @@ class EnhanceCommand(Command):
     """Resolve patterns, hook them for this job's listener, emit ``enhancer``, wait."""
 
     arguments = PATTERN_ARGUMENTS
+    ends_unattended = True
 
     def make_listener(self, ctx: CommandContext, args: ParsedArgs) -> HitListener:
         raise NotImplementedError
@@ -227,6 +233,7 @@ class WatchListener(HitListener):
             return
         ok, value = self.evaluate(self.express, advice, f"Express '{self.express_text}'")
         if not ok:
+            self.uncount()  # -n counts the results shown
             return
         expand, size_limit = self.args.expand, self.args.size_limit
         self.ctx.emit(
