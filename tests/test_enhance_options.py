@@ -198,11 +198,16 @@ def test_hooks_go_when_the_sessions_last_consumer_times_out(make_target, any_pyt
             "command": "watch __main__ helper {params} 'params[0] < 0'",  # never a result
         }
     )
+    pull = {
+        "action": "pull_results",
+        "sessionId": session["sessionId"],
+        "consumerId": session["consumerId"],
+    }
     deadline = time.monotonic() + 10
-    while target.reports("hooks")[-1:] != [1]:
+    while target.reports("hooks")[-1:] != [1]:  # pulls keep the consumer alive meanwhile
         assert time.monotonic() < deadline, target.output()[-500:]
-        time.sleep(0.05)
-    # nobody pulls: the consumer times out, its job is interrupted, the hook goes
+        assert target.api(pull)["state"] == "SUCCEEDED"
+    # nobody pulls now: the consumer times out, its job is interrupted, the hook goes
     deadline = time.monotonic() + 15
     while target.reports("hooks")[-1:] != [0]:
         assert time.monotonic() < deadline, target.output()[-500:]
