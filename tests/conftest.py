@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from support.pty_console import PtyConsole
 from support.pythons import available_pythons
 from support.targets import Target
 
@@ -35,3 +38,18 @@ def make_target() -> Iterator[Callable[..., Target]]:
 def any_python(request: pytest.FixtureRequest) -> str:
     """Parametrises a test over every CPython interpreter the machine has."""
     return PYTHONS[request.param]
+
+
+@pytest.fixture
+def pty_console(tmp_path: Path) -> Iterator[Callable[..., PtyConsole]]:
+    """``livescope ARGS`` on a pseudo-terminal (HOME in the test's directory); every one is
+    killed (by its process group) when the test ends."""
+    started: list[PtyConsole] = []
+
+    def start(*args: str) -> PtyConsole:
+        started.append(PtyConsole([sys.executable, "-m", "livescope", *args], tmp_path))
+        return started[-1]
+
+    yield start
+    for console in started:
+        console.close()

@@ -137,24 +137,68 @@ def ptrace_problem(info: ProcessInfo) -> str | None:
     capabilities = int(
         re.search(r"^CapEff:\s+([0-9a-f]+)", _read(PROC / "self" / "status"), re.M).group(1), 16
     )
-    privileged = bool(capabilities & (1 << CAP_SYS_PTRACE))
-    if info.uid != os.geteuid() and not privileged:
-        return (
-            f"permission denied: process {info.pid} belongs to uid {info.uid}; run the attach"
-            f" as that user (sudo -u '#{info.uid}' livescope attach {info.pid}) or as root"
-        )
     try:
         scope = int(_read(PROC / "sys" / "kernel" / "yama" / "ptrace_scope"))
     except (OSError, ValueError):
-        scope = 0
-    if scope >= 3:
+        scope = 0  # no Yama: only the usual same-user rule
+    return ptrace_verdict(
+        pid=info.pid,
+        target_uid=info.uid,
+        our_uid=os.geteuid(),
+        privileged=bool(capabilities & (1 << CAP_SYS_PTRACE)),
+        yama_scope=scope,
+        descendant=_is_descendant(info.pid),
+    )
+
+
+def ptrace_verdict(
+    *, pid: int, target_uid: int, our_uid: int, privileged: bool, yama_scope: int, descendant: bool
+) -> str | None:
+    """The kernel's ptrace rules (Yama's ``ptrace_scope`` among them) applied to one attach:
+    None when it is allowed, else what stops it and the fix to apply. ``privileged``: we hold
+    CAP_SYS_PTRACE, which root outside a container has and inside one often lacks."""
+    as_owner = f"sudo -u '#{target_uid}' livescope attach {pid}"
+    if yama_scope >= 3:
         return "ptrace is disabled on this machine (kernel.yama.ptrace_scope=3); it needs a reboot"
-    if scope >= 1 and not privileged:
+    if target_uid != our_uid and not privileged:
+        if our_uid == 0:
+            return (
+                f"permission denied: process {pid} belongs to uid {target_uid} and this root has"
+                " no CAP_SYS_PTRACE (a container started without it): start the container with"
+                f" --cap-add=SYS_PTRACE, or attach as the process's user: {as_owner}"
+            )
         return (
-            f"permission denied by Yama (kernel.yama.ptrace_scope={scope}): run as root, or"
-            " allow it with: sudo sysctl kernel.yama.ptrace_scope=0"
+            f"permission denied: process {pid} belongs to uid {target_uid}; run the attach as"
+            f" that user ({as_owner}) or as root"
+        )
+    if yama_scope == 2 and not privileged:
+        return (
+            "permission denied by Yama (kernel.yama.ptrace_scope=2: only CAP_SYS_PTRACE may"
+            f" attach): run as root (sudo livescope attach {pid}), or allow it with: sudo sysctl"
+            " kernel.yama.ptrace_scope=1"
+        )
+    if yama_scope == 1 and not privileged and not descendant:
+        return (
+            "permission denied by Yama (kernel.yama.ptrace_scope=1: only a parent may attach):"
+            f" run as root (sudo livescope attach {pid}), or allow it with: sudo sysctl"
+            " kernel.yama.ptrace_scope=0"
         )
     return None
+
+
+def _is_descendant(pid: int) -> bool:
+    """Whether ``pid`` descends from this process (Yama's scope 1 lets a parent attach)."""
+    me, seen = os.getpid(), set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        try:
+            status = _read(PROC / str(pid) / "status")
+        except OSError:
+            return False
+        pid = int(re.search(r"^PPid:\s+(\d+)", status, re.M).group(1))
+        if pid == me:
+            return True
+    return False
 
 
 def thread_states(pid: int) -> list[str]:
