@@ -419,7 +419,7 @@ def test_ps_and_stop_find_an_agent_the_program_started_itself(make_target) -> No
     line = next(
         line for line in run_cli("ps").stdout.splitlines() if line.split()[0] == str(target.pid)
     )
-    assert line.split()[2] == "-"
+    assert line.split()[3] == "-"
     assert target.proc.poll() is None  # the program carries on
 
 
@@ -563,4 +563,35 @@ def test_attach_opens_the_console_on_the_target(
     while inject.running_agent(prog.pid) is not None:
         assert time.monotonic() < deadline, "the agent still listens after stop"
         time.sleep(0.05)
+    finish(prog)
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists("/usr/bin/python3"),
+    reason="needs root, setpriv and a system python3 to run ps as another user",
+)
+def test_ps_run_by_another_user_still_lists_the_process(program: Callable[..., Program]) -> None:
+    prog = program(WORKLOADS["sleep"])  # root's; ps runs as nobody, who cannot read its maps
+    address = inject.attach(prog.pid)
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    env = dict(os.environ, PYTHONPATH=str(bootstrap.agent_path()))
+    listing = subprocess.run(
+        [*nobody, "/usr/bin/python3", "-m", "livescope", "ps"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd="/",
+        check=True,
+    )
+    line = next(line for line in listing.stdout.splitlines() if line.split()[0] == str(prog.pid))
+    pid, user, version, agent = line.split()[:4]
+    assert (user, version, agent) == ("root", "?", "?")  # known, but not readable to nobody
+    assert "main.py" in line
+    assert "of another user" in listing.stderr
+    own = run_cli("ps").stdout  # root sees it all
+    line = next(line for line in own.splitlines() if line.split()[0] == str(prog.pid))
+    version = "{}.{}".format(*sys.version_info[:2])
+    assert line.split()[1:4] == ["root", version, address.url]
+    stop_agent(prog.pid)
     finish(prog)

@@ -35,6 +35,7 @@ class ProcessInfo:
     foreign_root: bool = False  # chroot or container: its "/" is not ours
     own_mounts: bool = True  # in our mount namespace (a chroot), not another one (a container)
     nspid: int = 0  # its pid inside its own pid namespace
+    readable: bool = True  # False: another user's process, whose exe, maps and fds are closed
 
     @property
     def version_text(self) -> str:
@@ -69,6 +70,11 @@ def python_version(pid: int, exe: str) -> tuple[int, int] | None:
                     return int(match.group(1)), int(match.group(2))
     match = _VERSION_RE.search(os.path.basename(exe))
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def looks_like_python(cmdline: list[str]) -> bool:
+    """Whether a command line (readable for every process) starts a Python interpreter."""
+    return bool(cmdline) and re.fullmatch(r"python[\d.]*", os.path.basename(cmdline[0])) is not None
 
 
 def _socket_inodes(pid: int) -> set[str]:
@@ -111,16 +117,19 @@ def inspect(pid: int, *, ports: bool = True) -> ProcessInfo:
     except FileNotFoundError:
         raise ProcessError(f"no such process: {pid}") from None
     uid = int(re.search(r"^Uid:\s+\d+\s+(\d+)", status, re.M).group(1))
+    readable = True
     try:
         exe = os.readlink(base / "exe")
+    except PermissionError:
+        exe, readable = "", False
     except OSError:
         exe = ""
     try:
         cmdline = [arg for arg in _read(base / "cmdline").split("\0") if arg]
     except OSError:
         cmdline = []
-    info = ProcessInfo(pid=pid, uid=uid, exe=exe, cmdline=cmdline)
-    info.version = python_version(pid, exe)
+    info = ProcessInfo(pid=pid, uid=uid, exe=exe, cmdline=cmdline, readable=readable)
+    info.version = python_version(pid, exe or (cmdline[0] if cmdline and not readable else ""))
     info.listening = listening_ports(pid) if ports else []
     nspid = re.search(r"^NSpid:\s+([\d\t ]+)$", status, re.M)
     info.nspid = int(nspid.group(1).split()[-1]) if nspid else pid
@@ -219,13 +228,14 @@ def thread_states(pid: int) -> list[str]:
 
 
 def python_processes() -> list[ProcessInfo]:
-    """Every process on the machine that runs CPython (those we may read)."""
+    """Every process on the machine that runs CPython; another user's is known only by its
+    command line (its version only if the interpreter's name carries it)."""
     found = []
     for entry in os.listdir(PROC):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         with contextlib.suppress(ProcessError, OSError, AttributeError):
             info = inspect(int(entry))
-            if info.version:
+            if info.version or (not info.readable and looks_like_python(info.cmdline)):
                 found.append(info)
     return sorted(found, key=lambda info: info.pid)

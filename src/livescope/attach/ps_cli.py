@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import pwd
 import shlex
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,14 +15,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from livescope.attach import inject, procinfo
 
-    rows = [("PID", "PYTHON", "AGENT", "COMMAND")]
+    rows = [("PID", "USER", "PYTHON", "AGENT", "COMMAND")]
+    hidden = 0
     for info in procinfo.python_processes():
         agent = inject.find_agent(info)
+        where = agent.url if agent else "-" if info.readable else "?"
+        hidden += not info.readable
         command = shlex.join(info.cmdline) or info.exe
         if len(command) > args.width:
             command = command[: args.width - 3] + "..."
-        rows.append((str(info.pid), info.version_text, agent.url if agent else "-", command))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        rows.append((str(info.pid), _user(info.uid), info.version_text, where, command))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    if hidden:
+        print(
+            f"({hidden} of another user: their version and agent are shown to that user or root)",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
