@@ -65,6 +65,15 @@ WORKLOADS = {
                 await server.serve_forever()
         asyncio.run(main())
     """,
+    "allocating": """\
+        def churn():  # large buffers: malloc maps and unmaps them, often inside mmap/munmap
+            while True:
+                bytearray(1 << 20)
+        for _ in range(2):
+            threading.Thread(target=churn, daemon=True).start()
+        while True:
+            time.sleep(0.01)
+    """,
     "threads": """\
         def spin():
             while True:

@@ -79,6 +79,10 @@ REGISTERS = [
 ]
 REGS_FORMAT = f"<{len(REGISTERS)}Q"
 UNSAFE_LIBS = r"/(libc|ld-linux[^/]*|ld-musl[^/]*|libpthread|libdl)[.-][^/]*$"
+# A thread stopped in one of these (x86-64 numbers) is most likely inside malloc or free,
+# holding an arena lock that the dlopen we would run on it needs: mmap, mprotect, munmap,
+# brk, mremap, madvise.
+ALLOCATOR_SYSCALLS = frozenset({9, 10, 11, 12, 25, 28})
 SYSCALL_INSTRUCTION = b"\x0f\x05"
 DIRECTION_FLAG = 1 << 10
 RTLD_NOW = 2
@@ -255,7 +259,8 @@ def _tids(pid: int) -> list[int]:
 
 
 def _pick_thread(pid: int, mappings: list[Mapping]) -> _Thread:
-    """A stopped thread in a system call, else one outside libc and the loader."""
+    """A stopped thread in a system call (not one the allocator makes), else one outside libc
+    and the loader."""
     unsafe = re.compile(UNSAFE_LIBS)
     fallback: _Thread | None = None
     for tid in _tids(pid):
@@ -271,7 +276,7 @@ def _pick_thread(pid: int, mappings: list[Mapping]) -> _Thread:
                     " --cap-add=SYS_PTRACE)"
                 ) from None
             raise PtraceError(f"cannot stop thread {tid} of {pid}: {exc.strerror}") from None
-        if thread.in_syscall():
+        if thread.in_syscall() and thread.saved["orig_rax"] not in ALLOCATOR_SYSCALLS:
             if fallback is not None:
                 fallback.restore_and_detach()
             return thread
