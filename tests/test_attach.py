@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from livescope import __version__ as livescope_version
 from livescope.attach import bootstrap, inject, procinfo, shim
 from livescope.attach.stop_cli import stop_agent
 from support.pythons import available_pythons
@@ -602,5 +603,23 @@ def test_ps_run_by_another_user_still_lists_the_process(program: Callable[..., P
     line = next(line for line in own.splitlines() if line.split()[0] == str(prog.pid))
     version = "{}.{}".format(*sys.version_info[:2])
     assert line.split()[1:4] == ["root", version, address.url]
+    stop_agent(prog.pid)
+    finish(prog)
+
+
+def test_the_attaching_livescope_goes_in_even_where_the_program_has_another(
+    program: Callable[..., Program],
+) -> None:
+    prog = program(
+        """\
+        sys.path.insert(0, os.path.join(os.getcwd(), "own"))  # the program's own livescope
+        time.sleep(120)
+        """
+    )
+    own = prog.dir / "own" / "livescope"
+    own.mkdir(parents=True)
+    (own / "__init__.py").write_text("__version__ = '0.0.old'\nraise ImportError('not this one')\n")
+    address = attach_timed(prog.pid)
+    assert version_over_http(address.url) == livescope_version
     stop_agent(prog.pid)
     finish(prog)

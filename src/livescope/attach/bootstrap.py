@@ -3,10 +3,12 @@
 The agent path directory (``/tmp/livescope-agentpath-<uid>-<version>``) holds only links to
 the ``livescope``, ``h11`` and ``wsproto`` packages of the installation doing the attach, so
 the agent is importable in a target whose own environment does not have livescope (pipx,
-another venv); the target's site-packages are never written to. The bootstrap appends that
-directory to ``sys.path`` only for the time of the import (the packages' own ``__path__`` serves
-later lazy imports), starts the agent thread, and reports ok or the error in a status file that
-the attaching side waits for.
+another venv); the target's site-packages are never written to. The bootstrap loads
+``livescope`` from that directory - the attaching installation's, even where the program could
+import another one - and appends the directory to ``sys.path`` only for the time of the start
+(``h11`` and ``wsproto`` of the program's own, if it has them, win; the packages' own
+``__path__`` serves later lazy imports), starts the agent thread, and reports ok or the error
+in a status file that the attaching side waits for.
 
 A target in another root (a chroot, a container) cannot follow links into ours: it gets copies
 of the packages in ``/tmp/livescope-agent-<uid>-<version>``, kept here and mirrored to the same
@@ -66,8 +68,18 @@ def _livescope_boot(agent_path, status_path, host, port, password, options=None,
         # imports, thread hand-offs); among busy threads each re-take waits a switch interval.
         sys.setswitchinterval(min(interval, 0.0001))
         if added:
-            sys.path.append(agent_path)
-        import livescope
+            sys.path.append(agent_path)  # h11 and wsproto: the program's own copies win
+        livescope = sys.modules.get("livescope")
+        if livescope is None:  # ours, even where the program can import another livescope
+            import importlib.machinery, importlib.util
+            spec = importlib.machinery.PathFinder.find_spec("livescope", [agent_path])
+            livescope = importlib.util.module_from_spec(spec)
+            sys.modules["livescope"] = livescope
+            try:
+                spec.loader.exec_module(livescope)
+            except BaseException:
+                del sys.modules["livescope"]
+                raise
         try:
             agent = livescope.start(host=host, port=port, password=password, **(options or {}))
         except OSError as exc:
