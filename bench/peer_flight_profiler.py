@@ -170,39 +170,48 @@ def flight_profiler_scenario(python: str, seconds: float, function: str, command
         target.close()
 
 
+def attach_once(tool: str, python: str, pid: int) -> tuple[bool, float, str]:
+    """One attach and detach: (worked, seconds to attach, what the tool said on failure)."""
+    began = time.monotonic()
+    if tool == "livescope":
+        run = livescope_cli("attach", str(pid), "--no-console")
+        elapsed = time.monotonic() - began
+        livescope_cli("stop", str(pid))
+        return run.returncode == 0, elapsed, run.stderr
+    run = subprocess.run(
+        [*flight_profiler_cli(python), str(pid), "--cmd", "stack"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    ok = run.returncode == 0 and "Traceback for thread" in run.stdout
+    return ok, time.monotonic() - began, run.stderr
+
+
 def cycles(tool: str, python: str, source: str, count: int) -> dict:
+    """``count`` attach/detach cycles; a target that dies is counted and started again."""
     target = Target(python, source)
     times: list[float] = []
-    failed = 0
+    failed = crashed = 0
     try:
         for _ in range(count):
-            began = time.monotonic()
-            if tool == "livescope":
-                run = livescope_cli("attach", str(target.proc.pid), "--no-console")
-                ok = run.returncode == 0
-                elapsed = time.monotonic() - began
-                livescope_cli("stop", str(target.proc.pid))
-            else:
-                run = subprocess.run(
-                    [*flight_profiler_cli(python), str(target.proc.pid), "--cmd", "stack"],
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                )
-                ok = run.returncode == 0 and "Traceback for thread" in run.stdout
-                elapsed = time.monotonic() - began
+            ok, elapsed, said = attach_once(tool, python, target.proc.pid)
             if ok:
                 times.append(elapsed)
             else:
                 failed += 1
-                print(f"# {tool} attach failed: {run.stderr.strip()[-300:]}", file=sys.stderr)
+                print(f"# {tool} attach failed: {said.strip()[-300:]}", file=sys.stderr)
             if not target.alive:
-                break
+                crashed += 1
+                target.close()
+                target = Target(python, source)
+        cut = statistics.quantiles(times, n=20) if len(times) >= 2 else [None]
         return {
             "ok": len(times),
             "failed": failed,
-            "crashed": not target.alive,
+            "crashed": crashed,
             "median": statistics.median(times) if times else None,
+            "p95": cut[-1],
         }
     finally:
         target.close()
@@ -213,6 +222,7 @@ def main() -> None:
     parser.add_argument("python", help="interpreter of a virtualenv with flight-profiler")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument("--cycles-only", action="store_true", help="skip the call-rate scenarios")
     args = parser.parse_args()
     version = subprocess.run(
         [args.python, "-c", "import platform; print(platform.python_version())"],
@@ -223,7 +233,7 @@ def main() -> None:
     print(f"# {version}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print("\n| scenario | tool | before | during | per call added | after |")
     print("|---|---|---|---|---|---|")
-    for label, function, ours, theirs in SCENARIOS:
+    for label, function, ours, theirs in () if args.cycles_only else SCENARIOS:
         for tool, measure, command in (
             ("livescope", livescope_scenario, ours),
             ("PyFlightProfiler", flight_profiler_scenario, theirs),
@@ -237,15 +247,18 @@ def main() -> None:
             )
     if not args.cycles:
         return
-    print("\n| tool | target | attaches | ok | failed | crashed | median |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| tool | target | attaches | ok | failed | target crashed | median | p95 |")
+    print("|---|---|---|---|---|---|---|---|")
     for tool in ("livescope", "PyFlightProfiler"):
         for name, source in (("idle", IDLE_TARGET), ("busy", BUSY_TARGET)):
             row = cycles(tool, args.python, source, args.cycles)
-            median = f"{row['median']:.3f} s" if row["median"] is not None else "-"
+            median, p95 = (
+                f"{row[k]:.3f} s" if row[k] is not None else "-" for k in ("median", "p95")
+            )
             print(
                 f"| {tool} | {name} | {args.cycles} | {row['ok']} | {row['failed']} |"
-                f" {'yes' if row['crashed'] else 'no'} | {median} |"
+                f" {row['crashed']} | {median} | {p95} |",
+                flush=True,
             )
 
 
