@@ -322,3 +322,26 @@ def test_a_shared_closure_is_hooked_and_said_to_be_shared(make_target, any_pytho
     assert "functools.wraps" in message
     assert results[2]["value"] == [5]
     assert results[-1]["statusCode"] == 0
+
+
+def test_seed_map_watch_as_one_shot_exec(demo) -> None:
+    # spec/002's map form, word for word, as a one-shot exec with execTimeout
+    command = (
+        """watch *MathGame prime* '#{ "params" : params, "returnObj" : returnObj,"""
+        """ "throwExp": throwExp}' -x 2 -n 5"""
+    )
+    reply = demo.exec(command, execTimeout=20000)
+    assert reply["state"] == "SUCCEEDED", reply
+    results = reply["body"]["results"]
+    assert results[0]["type"] == "enhancer" and results[0]["effect"]["methodCount"] == 1
+    watches = [r for r in results if r["type"] == "watch"]
+    assert len(watches) == 5
+    for item in watches:
+        value = item["value"]  # null values are left out, as Arthas writes them
+        number = value["params"][0]
+        if number < 2:
+            assert set(value) == {"params", "throwExp"}
+            assert value["throwExp"]["message"] == f"number is: {number}, need >= 2"
+        else:
+            assert set(value) == {"params", "returnObj"} and isinstance(value["returnObj"], list)
+    assert results[-1]["statusCode"] == 0

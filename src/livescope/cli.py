@@ -26,7 +26,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the ``chosen`` subcommand's module is imported (the others' imports,
+    httpx or aiohttp among them, would cost every command a tenth of a second)."""
     parser = argparse.ArgumentParser(
         prog="livescope",
         description="Live diagnostics for running Python processes (Arthas HTTP API).",
@@ -34,19 +36,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"livescope {__version__}")
     sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name != chosen:
+            continue
         try:
             module = importlib.import_module(module_name)
-        except ImportError:
-            continue  # feature not installed in this build
-        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        except ImportError as exc:  # a feature whose extra is not installed
+            sub_parser.set_defaults(_run=lambda _args, n=name, e=exc: _not_installed(n, e))
+            continue
         module.add_arguments(sub_parser)
         sub_parser.set_defaults(_run=module.run)
     return parser
 
 
+def _not_installed(name: str, exc: ImportError) -> int:
+    print(f"livescope {name}: not installed in this build ({exc})", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((word for word in words if not word.startswith("-")), None)
+    parser = build_parser(chosen)
+    args = parser.parse_args(words)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
