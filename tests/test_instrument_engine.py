@@ -124,21 +124,26 @@ print(json.dumps({
 """
 
 
-def run_driver(python: str, tmp_path: Path) -> dict:
-    (tmp_path / "subject.py").write_text(textwrap.dedent(SUBJECT))
+def driver_report(python: str, tmp_path: Path, source: str, timeout: float = 60) -> dict:
+    """Run ``source`` with ``python`` (livescope from this checkout, the test's directory as
+    its argument) and return the JSON it printed."""
     driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER)
-    env = dict(os.environ, PYTHONPATH=SRC)
+    driver.write_text(source)
     proc = subprocess.run(
         [python, str(driver), str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=60,
-        env=env,
+        timeout=timeout,
+        env=dict(os.environ, PYTHONPATH=SRC),
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+def run_driver(python: str, tmp_path: Path) -> dict:
+    (tmp_path / "subject.py").write_text(textwrap.dedent(SUBJECT))
+    return driver_report(python, tmp_path, DRIVER)
 
 
 @pytest.fixture
@@ -338,18 +343,7 @@ print(json.dumps({
 
 
 def test_decorators_without_wraps_hook_the_function_itself(any_python: str, tmp_path: Path) -> None:
-    driver = tmp_path / "unwrapped.py"
-    driver.write_text(UNWRAPPED_DRIVER)
-    proc = subprocess.run(
-        [any_python, str(driver)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=dict(os.environ, PYTHONPATH=SRC),
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    report = driver_report(any_python, tmp_path, UNWRAPPED_DRIVER, timeout=60)
     shared = {"shared_wrapper": "make_handler.<locals>.handle"}
     assert report["refs"] == {
         "m": ["A.m", {}],  # found in the wrapper's closure, not the shared ``inner``
@@ -425,18 +419,7 @@ print(json.dumps({
 
 def test_dropped_generators_end_with_generator_exit(any_python: str, tmp_path: Path) -> None:
     # 3.13+ closes such a generator without running it, so no monitoring event marks its end.
-    driver = tmp_path / "dropped.py"
-    driver.write_text(DROPPED_GENERATOR_DRIVER)
-    proc = subprocess.run(
-        [any_python, str(driver)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=dict(os.environ, PYTHONPATH=SRC),
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    report = driver_report(any_python, tmp_path, DROPPED_GENERATOR_DRIVER, timeout=60)
     assert report["seen"] == [["guarded", "GeneratorExit", None], ["plain", "GeneratorExit", None]]
     assert report["last"] == ["plain", "NoneType", None]  # the kept one, run to its end
     assert report["threads"] == ["MainThread"]  # no sweeping thread left after reset
@@ -492,15 +475,7 @@ print(json.dumps({"errors": errors[:3], "left": engine.hooked_count()}))
 
 
 def test_hooks_coming_and_going_never_raise_in_the_target(any_python: str, tmp_path: Path) -> None:
-    driver = tmp_path / "churn.py"
-    driver.write_text(CHURN_DRIVER)
-    proc = subprocess.run(
-        [any_python, str(driver)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ, PYTHONPATH=SRC),
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"errors": [], "left": 0}
+    assert driver_report(any_python, tmp_path, CHURN_DRIVER, timeout=120) == {
+        "errors": [],
+        "left": 0,
+    }
