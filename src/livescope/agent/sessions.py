@@ -246,8 +246,8 @@ class Session:
         """The reaper dropped the last consumer: nobody reads this session now. Its jobs that
         hook the target's functions end, hooks and all (other jobs go on, as in Arthas, their
         results kept for a later ``join_session``, which also reads why a job ended)."""
-        for job in [self.foreground, *self.jobs]:
-            if job is not None and job.command_cls.ends_unattended and not job.interrupted:
+        for job in list(self.jobs):  # the foreground job is one of them
+            if job.command_cls.ends_unattended and not job.interrupted:
                 job.interrupt()
                 self._history.append(MessageModel(message=ORPHANED_MESSAGE))
 

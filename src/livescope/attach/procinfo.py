@@ -129,7 +129,9 @@ def inspect(pid: int, *, ports: bool = True) -> ProcessInfo:
     except OSError:
         cmdline = []
     info = ProcessInfo(pid=pid, uid=uid, exe=exe, cmdline=cmdline, readable=readable)
-    info.version = python_version(pid, exe or (cmdline[0] if cmdline and not readable else ""))
+    # another user's exe link is closed: its command line names the interpreter instead
+    interpreter = exe if readable else next(iter(cmdline), "")
+    info.version = python_version(pid, interpreter)
     info.listening = listening_ports(pid) if ports else []
     nspid = re.search(r"^NSpid:\s+([\d\t ]+)$", status, re.M)
     info.nspid = int(nspid.group(1).split()[-1]) if nspid else pid

@@ -18,9 +18,12 @@ def run(args: argparse.Namespace) -> int:
     rows = [("PID", "USER", "PYTHON", "AGENT", "COMMAND")]
     hidden = 0
     for info in procinfo.python_processes():
-        agent = inject.find_agent(info)
-        where = agent.url if agent else "-" if info.readable else "?"
-        hidden += not info.readable
+        if info.readable:
+            agent = inject.find_agent(info)
+            where = agent.url if agent else "-"
+        else:  # its sockets cannot be read: whether an agent listens there is unknown
+            where = "?"
+            hidden += 1
         command = shlex.join(info.cmdline) or info.exe
         if len(command) > args.width:
             command = command[: args.width - 3] + "..."
